@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from events import payloads as p
-from events.fields import Name
+from events.fields import Instant, Name
 from events.streams import AGENCY_STREAMS, Stream
 from events.uscc import Uscc
 
@@ -19,7 +19,7 @@ _CAPACITY = frozenset({Stream.MIIT, Stream.NDRC})
 
 
 class Envelope(BaseModel):
-    """Fields common to every event. `event_id` is chosen by the producer: it is the idempotency key."""
+    """Fields common to every event. `event_id`, chosen by the producer, is the idempotency key."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -28,11 +28,11 @@ class Envelope(BaseModel):
 
     event_id: UUID = Field(description="chosen by the producer; resending it is safe")
     event_type: str
-    schema_version: int = Field(default=1, ge=1, le=1000)
+    schema_version: int = Field(default=1, ge=1, le=1000, strict=True)
     stream: Stream
     enterprise: Uscc
-    occurred_at: AwareDatetime = Field(description="when it happened in the world")
-    recorded_at: AwareDatetime = Field(description="when the agency recorded it")
+    occurred_at: Instant = Field(description="when it happened in the world")
+    recorded_at: Instant = Field(description="when the agency recorded it")
     actor: Name = Field(description="officer or system that recorded it")
     correlation_id: UUID | None = None
     causation_id: UUID | None = None

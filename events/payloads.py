@@ -9,10 +9,10 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events.dimensions import Dimension, Severity
-from events.fields import Amount, Name, Text, Tonnes
+from events.fields import Amount, Instant, Name, Text, Tonnes
 
 
 class Payload(BaseModel):
@@ -187,7 +187,7 @@ class CapacityReductionTargetSetPayload(Payload):
     target_id: Name
     iron_tonnes: Tonnes = 0.0
     steel_tonnes: Tonnes = 0.0
-    deadline: AwareDatetime
+    deadline: Instant
     basis: Text = Field(description="the plan that sets the target")
 
     @model_validator(mode="after")
@@ -201,7 +201,7 @@ class CapacityReductionOverduePayload(Payload):
     """A reduction target's deadline passed unmet (emitted by the scheduler)."""
 
     target_id: Name
-    deadline: AwareDatetime
+    deadline: Instant
     iron_tonnes_missing: Tonnes
     steel_tonnes_missing: Tonnes
 
@@ -278,8 +278,8 @@ class TipOffClosedPayload(Payload):
 
 class PowerReadingPayload(Payload):
     meter_id: Name
-    period_start: AwareDatetime
-    period_end: AwareDatetime
+    period_start: Instant
+    period_end: Instant
     kwh: float = Field(ge=0, le=1e12, allow_inf_nan=False)
     night_share: float = Field(
         ge=0, le=1, allow_inf_nan=False, description="share of the kWh used 22:00–06:00"
@@ -300,12 +300,18 @@ class AnomalyKind(StrEnum):
 
 class PowerAnomalyDetectedPayload(Payload):
     kind: AnomalyKind
-    window_start: AwareDatetime
-    window_end: AwareDatetime
+    window_start: Instant
+    window_end: Instant
     observed: float = Field(allow_inf_nan=False)
     baseline: float = Field(allow_inf_nan=False)
     reading_ids: EventRefs = Field(default_factory=list)
     description: Text | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PowerAnomalyDetectedPayload:
+        if self.window_end <= self.window_start:
+            raise ValueError("window_end must be after window_start")
+        return self
 
 
 # --- task force 联合调查组 ------------------------------------------------------------

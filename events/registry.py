@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -128,7 +129,7 @@ def _upcast(data: dict[str, Any]) -> dict[str, Any]:
     version = data.get("schema_version", 1)
     if not isinstance(event_type, str) or event_type not in CURRENT_VERSION:
         return data
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         return data  # validation reports it
     current = CURRENT_VERSION[event_type]
     if version > current:
@@ -146,7 +147,7 @@ def _upcast(data: dict[str, Any]) -> dict[str, Any]:
             raise InvalidEvent(
                 [FieldError("schema_version", f"no upcaster from {event_type} v{version}")]
             )
-        data = step(dict(data))
+        data = step(copy.deepcopy(data))
         version += 1
         data["schema_version"] = version
     return data

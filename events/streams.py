@@ -1,4 +1,4 @@
-"""The publishing streams: twelve agencies (the seed's 12-member joint team), the grid, the task force.
+"""The publishing streams: twelve agencies (the seed's joint team), the grid, the task force.
 
 Each stream is one Kafka topic; an agency's token may write only its own stream.
 """
@@ -41,9 +41,7 @@ STREAMS: dict[Stream, StreamInfo] = {
     info.stream: info
     for info in (
         StreamInfo(Stream.NDRC, "国家发展改革委", "NDRC", (Dimension.PROJECT_COMPLIANCE,)),
-        StreamInfo(
-            Stream.MIIT, "工业和信息化部", "MIIT", (Dimension.CAPACITY_REPLACEMENT,)
-        ),
+        StreamInfo(Stream.MIIT, "工业和信息化部", "MIIT", (Dimension.CAPACITY_REPLACEMENT,)),
         StreamInfo(Stream.QUALITY, "质检总局", "Quality inspection", (Dimension.PRODUCT_QUALITY,)),
         StreamInfo(Stream.LAND, "国土资源部", "Land and resources", (Dimension.LAND_APPROVAL,)),
         StreamInfo(

@@ -1,4 +1,4 @@
-"""The Unified Social Credit Code (统一社会信用代码, GB 32100-2015) that identifies every enterprise.
+"""The Unified Social Credit Code (统一社会信用代码, GB 32100-2015) of every enterprise.
 
 18 characters from ``0123456789ABCDEFGHJKLMNPQRTUWXY`` (values 0–30): position 1 registration
 authority, 2 organisation type, 3–8 administrative division (行政区划代码), 9–17 organisation
@@ -70,7 +70,9 @@ def _pydantic_check(code: str) -> str:
     try:
         return validate(code)
     except InvalidUscc as exc:
-        raise PydanticCustomError("uscc", "invalid USCC: {reason}", {"reason": exc.reason}) from None
+        raise PydanticCustomError(
+            "uscc", "invalid USCC: {reason}", {"reason": exc.reason}
+        ) from None
 
 
 def _require_str(value: object) -> object:
@@ -87,7 +89,7 @@ Uscc = Annotated[
         # The pattern is documentation only: the validator gives the precise reason.
         json_schema_extra={"pattern": f"^[{ALPHABET}]{{18}}$"},
         title="USCC 统一社会信用代码",
-        description="Unified Social Credit Code, 18 characters with a check character (GB 32100-2015)",
+        description="Unified Social Credit Code: 18 characters with a check character (GB 32100)",
         examples=["91350100M000100Y43"],
     ),
 ]

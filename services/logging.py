@@ -48,5 +48,5 @@ def get_logger(name: str) -> Any:
 
 
 def event_logger(log: Any, event_id: object, enterprise: str, stream: str) -> Any:
-    """A logger bound to one event: every line about an event names it, its enterprise, its stream."""
+    """A logger bound to one event: every line names the event, its enterprise and its stream."""
     return log.bind(event_id=str(event_id), enterprise=enterprise, stream=stream)

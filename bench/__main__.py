@@ -1,0 +1,24 @@
+"""Every benchmark, one after the other: `python -m bench` (`--quick` for smaller runs)."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import bench_gateway, bench_producer
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    n = "20000" if quick else "100000"
+    failed = 0
+    for name, bench, args in (
+        ("producer library", bench_producer.main, ["--events", n]),
+        ("ingest gateway", bench_gateway.main, ["--events", n]),
+    ):
+        print(f"\n== {name} ==", flush=True)
+        failed += bench(args) != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

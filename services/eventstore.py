@@ -1,0 +1,132 @@
+"""The event store of record in PostgreSQL (append-only, idempotent by event_id)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from events import Event, InvalidEvent, parse_event, to_json
+
+
+class AppendOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # the same event was stored before: nothing changes
+    CONFLICT = "conflict"  # the event_id is taken by a different event
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    position: int
+    event: Event
+
+
+_COLUMNS = """event_id, event_type, schema_version, stream, enterprise,
+              occurred_at, recorded_at, body"""
+
+_UNNEST = """unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[],
+                     $6::timestamptz[], $7::timestamptz[], $8::text[])
+             AS t(event_id, event_type, schema_version, stream, enterprise,
+                  occurred_at, recorded_at, body)"""
+
+# One statement, so one transaction: events and outbox rows commit together or not at all.
+_APPEND_WITH_OUTBOX = f"""
+WITH inserted AS (
+    INSERT INTO event_store ({_COLUMNS})
+    SELECT event_id, event_type, schema_version, stream, enterprise,
+           occurred_at, recorded_at, body::jsonb
+    FROM {_UNNEST}
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING position, event_id
+), queued AS (
+    INSERT INTO outbox (position) SELECT position FROM inserted
+)
+SELECT event_id FROM inserted
+"""
+
+_APPEND = f"""
+INSERT INTO event_store ({_COLUMNS})
+SELECT event_id, event_type, schema_version, stream, enterprise,
+       occurred_at, recorded_at, body::jsonb
+FROM {_UNNEST}
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+
+def _columns(events: Sequence[Event]) -> list[list[object]]:
+    return [
+        [e.event_id for e in events],
+        [e.event_type for e in events],
+        [e.schema_version for e in events],
+        [e.stream.value for e in events],
+        [e.enterprise for e in events],
+        [e.occurred_at for e in events],
+        [e.recorded_at for e in events],
+        [to_json(e).decode() for e in events],
+    ]
+
+
+async def append(
+    conn: asyncpg.Connection | asyncpg.Pool, events: Sequence[Event], *, outbox: bool
+) -> list[AppendOutcome]:
+    """Append `events` (distinct event ids) and return one outcome per event, in order.
+
+    With `outbox`, newly stored events are also queued for the relay to publish to Kafka, in
+    the same statement. A resent event is a duplicate; a different event under a known id is a
+    conflict and changes nothing.
+    """
+    if not events:
+        return []
+    inserted = {
+        r["event_id"]
+        for r in await conn.fetch(_APPEND_WITH_OUTBOX if outbox else _APPEND, *_columns(events))
+    }
+    outcomes = [AppendOutcome.ACCEPTED] * len(events)
+    missing = [i for i, e in enumerate(events) if e.event_id not in inserted]
+    if missing:
+        existing = await _bodies(conn, [events[i].event_id for i in missing])
+        for i in missing:
+            same = _same_event(existing.get(events[i].event_id), events[i])
+            outcomes[i] = AppendOutcome.DUPLICATE if same else AppendOutcome.CONFLICT
+    return outcomes
+
+
+async def _bodies(conn: asyncpg.Connection | asyncpg.Pool, ids: list[UUID]) -> dict[UUID, str]:
+    rows = await conn.fetch(
+        "SELECT event_id, body::text AS body FROM event_store WHERE event_id = ANY($1::uuid[])",
+        ids,
+    )
+    return {r["event_id"]: r["body"] for r in rows}
+
+
+def _same_event(stored_body: str | None, event: Event) -> bool:
+    if stored_body is None:
+        return False
+    try:
+        return parse_event(orjson.loads(stored_body)) == event
+    except InvalidEvent:
+        return False
+
+
+def decode(body: str | bytes) -> Event:
+    """An event as stored (upcast to the current schema version)."""
+    return parse_event(orjson.loads(body))
+
+
+async def count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    value = await conn.fetchval("SELECT count(*) FROM event_store")
+    return int(value)
+
+
+async def events_of(conn: asyncpg.Connection | asyncpg.Pool, enterprise: str) -> list[StoredEvent]:
+    rows = await conn.fetch(
+        "SELECT position, body::text AS body FROM event_store WHERE enterprise = $1 "
+        "ORDER BY position",
+        enterprise,
+    )
+    return [StoredEvent(r["position"], decode(r["body"])) for r in rows]

@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fixtures_db", "tests.fixtures_broker", "tests.fixtures_http"]
