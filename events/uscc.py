@@ -66,9 +66,19 @@ def region(code: str) -> str:
     return code[2:8]
 
 
+# The same few thousand enterprises recur in every batch: remember the codes found valid.
+_VALID: set[str] = set()
+_VALID_MAX = 200_000
+
+
 def _pydantic_check(code: str) -> str:
+    if code in _VALID:
+        return code
     try:
-        return validate(code)
+        validate(code)
+        if len(_VALID) < _VALID_MAX:
+            _VALID.add(code)
+        return code
     except InvalidUscc as exc:
         raise PydanticCustomError(
             "uscc", "invalid USCC: {reason}", {"reason": exc.reason}

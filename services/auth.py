@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from events import Stream
+from services.db import Executor
 
 _BANK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _TOKEN = re.compile(r"^jc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -77,7 +78,7 @@ def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-async def issue(conn: asyncpg.Connection | asyncpg.Pool, role: str, note: str = "") -> str:
+async def issue(conn: Executor, role: str, note: str = "") -> str:
     """Create a token for `role` and return it; it cannot be shown again."""
     check_role(role)
     token_id = secrets.token_hex(6)
@@ -92,7 +93,7 @@ async def issue(conn: asyncpg.Connection | asyncpg.Pool, role: str, note: str = 
     return f"jc_{token_id}_{secret}"
 
 
-async def revoke(conn: asyncpg.Connection | asyncpg.Pool, token_id: str) -> bool:
+async def revoke(conn: Executor, token_id: str) -> bool:
     status = await conn.execute(
         "UPDATE api_token SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL",
         token_id,

@@ -80,6 +80,18 @@ def _relay(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: config.Settings) -> int:
+    from projections import worker
+
+    return worker.run(settings)
+
+
+def _rebuild(args: argparse.Namespace, settings: config.Settings) -> int:
+    from projections import rebuild
+
+    return rebuild.main(settings, progress=not args.quiet)
+
+
 def _publish(args: argparse.Namespace, settings: config.Settings) -> int:
     from services import publish
 
@@ -129,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-relay", action="store_true", help="do not run the outbox relay here")
 
     command("relay", _relay, "run only the outbox relay (event store -> Kafka)")
+
+    command("worker", _worker, "run a projection worker (consumer group over all streams)")
+
+    p = command("rebuild", _rebuild, "recompute every read model from the event store")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = command("publish", _publish, "publish events from a JSON Lines file to Kafka")
     p.add_argument("file", help="JSON Lines file, one event per line")

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=2000, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
 
+    worker_group: str = ""  # consumer group; empty = "<topic prefix>projector"
+    worker_max_batch: int = Field(default=20_000, ge=1)
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    policy_file: str = ""  # JSON policy document; empty = the built-in policy v1
+
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 
@@ -43,6 +48,10 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> str:
         """The Kafka address to use: the configured one, else the embedded broker's."""
         return self.kafka_bootstrap_servers or self.local_broker_listen
+
+    @property
+    def projector_group(self) -> str:
+        return self.worker_group or f"{self.topic_prefix}projector"
 
     @property
     def uses_local_broker(self) -> bool:

@@ -8,10 +8,16 @@ from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from services.logging import get_logger
 
 log = get_logger(__name__)
+
+# A connection of one's own or one borrowed from a pool; or the pool itself, for single
+# statements outside a transaction.
+Connection = asyncpg.Connection | PoolConnectionProxy
+Executor = Connection | asyncpg.Pool
 
 _MIGRATION_LOCK = 7_301_2024  # advisory lock key: one migrator at a time
 

@@ -1,5 +1,6 @@
 """`jointcase run`: everything on one machine — local broker, PostgreSQL schema, the HTTP
-service with its relay — then the demonstration, and where to look next."""
+service with its relay, a projection worker — then the demonstration scenario loaded through
+the write path, who is listed and why, and where to look next."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import uvicorn
 
-from services import auth, db
+from projections import worker
+from services import auth, db, demo, scenario
 from services.broker import LocalBroker, ensure_topics
 from services.config import Settings
 from services.gateway import create_app
@@ -60,6 +63,16 @@ async def _service(settings: Settings) -> AsyncIterator[str]:
         await task
 
 
+@contextlib.asynccontextmanager
+async def _worker(settings: Settings) -> AsyncIterator[None]:
+    app, _ = worker.create_app(settings)
+    await app.start()
+    try:
+        yield
+    finally:
+        await app.stop()
+
+
 async def run(settings: Settings, keep_running: bool) -> int:
     await db.upgrade(settings.database_url)
     async with _broker(settings) as settings:
@@ -69,20 +82,42 @@ async def run(settings: Settings, keep_running: bool) -> int:
             settings.topic_partitions,
             settings.topic_replication_factor,
         )
-        async with _service(settings) as url:
+        async with _service(settings) as url, _worker(settings):
             pool = await db.create_pool(settings.database_url, max_size=2)
             try:
-                tokens = {
+                now = datetime.now(UTC)
+                events = scenario.events(now)
+                roles = {demo.role_for(e.stream) for e in events}
+                tokens = await demo.issue_tokens(pool, roles, "demonstration scenario")
+                loaded = await demo.publish(url, tokens, events)
+                print(
+                    f"\nscenario: {len(events)} events through {url}/v1/events: "
+                    f"{loaded.accepted} accepted, {loaded.duplicate} already stored, "
+                    f"{len(loaded.rejected)} rejected"
+                )
+                for line in loaded.rejected[:10]:
+                    print(f"  rejected {line}")
+                if loaded.rejected:
+                    print("  (a scenario loaded on an earlier day keeps its own dates)")
+                await demo.wait_projected(pool, events)
+                demo.print_report(await demo.report(pool, list(scenario.NAMES)), now)
+                users = {
                     role: await auth.issue(pool, role, "jointcase run")
-                    for role in ("taskforce", "admin", "bank:demo", "agency:environment")
+                    for role in ("taskforce", "admin", "bank:demo")
                 }
             finally:
                 await pool.close()
             print(f"\njointcase is running: {url}   (API docs: {url}/docs)")
             print(f"broker: {settings.bootstrap_servers}   database: {settings.database_url}")
-            print("demo tokens (send as 'Authorization: Bearer <token>'):")
-            for role, token in tokens.items():
+            print("tokens (send as 'Authorization: Bearer <token>'):")
+            for role, token in {
+                **users,
+                "agency:environment": tokens["agency:environment"],
+            }.items():
                 print(f"  {role:<20} {token}")
+            print("read models: psql " + settings.database_url)
+            print("  SELECT uscc, name, credit_status, max_severity, agencies FROM case_file;")
+            print("  SELECT * FROM blacklist_change ORDER BY cursor;")
             if keep_running:
                 print("\nCtrl-C stops everything.")
                 await _until_signal()

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-import asyncpg
 import orjson
 
 from events import Event, InvalidEvent, parse_event, to_json
+from services.db import Executor
 
 
 class AppendOutcome(StrEnum):
@@ -71,9 +71,7 @@ def _columns(events: Sequence[Event]) -> list[list[object]]:
     ]
 
 
-async def append(
-    conn: asyncpg.Connection | asyncpg.Pool, events: Sequence[Event], *, outbox: bool
-) -> list[AppendOutcome]:
+async def append(conn: Executor, events: Sequence[Event], *, outbox: bool) -> list[AppendOutcome]:
     """Append `events` (distinct event ids) and return one outcome per event, in order.
 
     With `outbox`, newly stored events are also queued for the relay to publish to Kafka, in
@@ -96,7 +94,7 @@ async def append(
     return outcomes
 
 
-async def _bodies(conn: asyncpg.Connection | asyncpg.Pool, ids: list[UUID]) -> dict[UUID, str]:
+async def _bodies(conn: Executor, ids: list[UUID]) -> dict[UUID, str]:
     rows = await conn.fetch(
         "SELECT event_id, body::text AS body FROM event_store WHERE event_id = ANY($1::uuid[])",
         ids,
@@ -118,12 +116,12 @@ def decode(body: str | bytes) -> Event:
     return parse_event(orjson.loads(body))
 
 
-async def count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+async def count(conn: Executor) -> int:
     value = await conn.fetchval("SELECT count(*) FROM event_store")
     return int(value)
 
 
-async def events_of(conn: asyncpg.Connection | asyncpg.Pool, enterprise: str) -> list[StoredEvent]:
+async def events_of(conn: Executor, enterprise: str) -> list[StoredEvent]:
     rows = await conn.fetch(
         "SELECT position, body::text AS body FROM event_store WHERE enterprise = $1 "
         "ORDER BY position",

@@ -1,0 +1,236 @@
+"""Projection worker: events/s from topic to committed read models, beside a bare Faust agent.
+
+    python -m bench.bench_worker [--events 100000] [--enterprises 10000] [--rss-events 1000000]
+                                 [--rebuild-events 1000000]
+
+1. Publishes N events over E enterprises to the stream topics (raw aiokafka).
+2. A bare Faust agent over the same topics that does no work: events/s (the baseline).
+3. The worker (`jointcase worker`, its own process) from the first batch to the last committed
+   read model: events/s, and its peak RSS.
+4. Peak RSS again with --rss-events, to show it does not grow with the event count.
+5. `jointcase rebuild` over --rebuild-events stored events.
+Uses the broker at KAFKA_BOOTSTRAP_SERVERS, else starts a local one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import faust
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from bench.bench_gateway import scratch_database
+from events.uscc import complete
+from projections.policy import DEFAULT_POLICY
+from projections.rebuild import rebuild
+from services.broker import LocalBroker, ensure_topics, free_port
+from services.kafka import faust_broker_settings, producer_kwargs
+from services.logging import configure
+from services.topics import stream_topics, topic_for
+
+# (stream, dimension) pairs: findings spread over the agencies and their dimensions.
+_MIX = [
+    ("environment", "environmental_protection"),
+    ("safety", "work_safety"),
+    ("quality", "product_quality"),
+    ("land", "land_approval"),
+    ("tax", "tax_compliance"),
+    ("customs", "export_supervision"),
+    ("housing", "construction_permit"),
+    ("ndrc", "project_compliance"),
+    ("miit", "capacity_replacement"),
+    ("market", "registration"),
+    ("credit", "bank_credit"),
+    ("steel_association", "capacity_replacement"),
+]
+_SEVERITY = ("info", "minor", "serious", "critical", "minor", "info")
+
+
+def records(n: int, enterprises: int, prefix: str) -> Iterator[tuple[str, bytes, bytes]]:
+    """(topic, key, value) for n FindingRecorded events, round-robin over the enterprises."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    codes = [complete(f"91{130100 + (e % 7) * 100}{e:09d}") for e in range(enterprises)]
+    for i in range(n):
+        code = codes[i % enterprises]
+        stream, dimension = _MIX[(i * 7 + i // enterprises) % len(_MIX)]
+        occurred = base + timedelta(minutes=i)
+        value = orjson.dumps(
+            {
+                "event_id": str(uuid.UUID(int=i + 1)),
+                "event_type": "FindingRecorded",
+                "stream": stream,
+                "enterprise": code,
+                "occurred_at": occurred.isoformat(),
+                "recorded_at": (occurred + timedelta(hours=2)).isoformat(),
+                "actor": f"officer-{i % 97}",
+                "payload": {
+                    "dimension": dimension,
+                    "severity": _SEVERITY[i % len(_SEVERITY)],
+                    "violation_code": f"V-{i % 50}",
+                    "description": "现场检查发现问题，责令限期整改",
+                },
+            }
+        )
+        yield topic_for(stream, prefix), code.encode(), value
+
+
+async def publish(bootstrap: str, prefix: str, n: int, enterprises: int) -> None:
+    producer = AIOKafkaProducer(**producer_kwargs(bootstrap, "local", linger_ms=20))
+    await producer.start()
+    try:
+        pending = []
+        for topic, key, value in records(n, enterprises, prefix):
+            pending.append(await producer.send(topic, value, key=key))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def bare_faust(bootstrap: str, prefix: str, n: int) -> float:
+    """Events/s of a Faust agent that only counts, from its first event to its n-th."""
+    app = faust.App(
+        f"{prefix}bare-{uuid.uuid4().hex[:6]}",
+        autodiscover=False,
+        web_enabled=False,
+        **faust_broker_settings(bootstrap, "local"),
+    )
+    topic = app.topic(*stream_topics(prefix), value_serializer="raw", key_serializer="raw")
+    seen = {"n": 0, "first": 0.0, "last": 0.0}
+    done = asyncio.Event()
+
+    @app.agent(topic)
+    async def count(stream: Any) -> None:
+        async for _ in stream:
+            if not seen["n"]:
+                seen["first"] = time.perf_counter()
+            seen["n"] += 1
+            if seen["n"] >= n:
+                seen["last"] = time.perf_counter()
+                done.set()
+
+    await app.start()
+    try:
+        await asyncio.wait_for(done.wait(), timeout=600)
+    finally:
+        await app.stop()
+    return n / (seen["last"] - seen["first"])
+
+
+@contextlib.asynccontextmanager
+async def worker_process(dsn: str, bootstrap: str, prefix: str) -> AsyncIterator[int]:
+    env = os.environ | {
+        "DATABASE_URL": dsn,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "TOPIC_PREFIX": prefix,
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "worker", env=env
+    )
+    try:
+        yield proc.pid
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def project(bootstrap: str, prefix: str, n: int, dsn: str) -> tuple[float, float]:
+    """(events/s from the first committed batch to the last, peak RSS in MB)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with worker_process(dsn, bootstrap, prefix) as pid:
+            first = None
+            while True:
+                done = await conn.fetchval("SELECT coalesce(sum(event_count), 0) FROM case_file")
+                if done and first is None:
+                    first, first_done = time.perf_counter(), done
+                if done >= n:
+                    assert first is not None
+                    elapsed = time.perf_counter() - first
+                    rss = peak_rss_mb(pid)
+                    break
+                await asyncio.sleep(0.05)
+        return (n - first_done) / elapsed, rss
+    finally:
+        await conn.close()
+
+
+async def run(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
+    out: dict[str, float] = {}
+    prefix = f"benchw{uuid.uuid4().hex[:6]}."
+    await ensure_topics(bootstrap, prefix, 12, 1)
+    await publish(bootstrap, prefix, args.events, args.enterprises)
+    out["bare_faust_events_per_s"] = await bare_faust(bootstrap, prefix, args.events)
+    async with scratch_database() as dsn:
+        rate, rss = await project(bootstrap, prefix, args.events, dsn)
+    out["worker_events_per_s"], out["worker_peak_rss_mb"] = rate, rss
+
+    if args.rss_events:
+        prefix = f"benchw{uuid.uuid4().hex[:6]}."
+        await ensure_topics(bootstrap, prefix, 12, 1)
+        await publish(bootstrap, prefix, args.rss_events, args.rss_events // 10)
+        async with scratch_database() as dsn:
+            rate, rss = await project(bootstrap, prefix, args.rss_events, dsn)
+            out["large_worker_events_per_s"], out["large_worker_peak_rss_mb"] = rate, rss
+            if args.rebuild_events == args.rss_events:
+                out["rebuild_seconds"] = (await rebuild(dsn, DEFAULT_POLICY)).seconds
+    return out
+
+
+async def _main(args: argparse.Namespace) -> dict[str, float]:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap:
+        return await run(bootstrap, args)
+    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
+        return await run(broker.bootstrap, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--enterprises", type=int, default=10_000)
+    parser.add_argument("--rss-events", type=int, default=1_000_000, help="0 to skip")
+    parser.add_argument("--rebuild-events", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    configure(level="WARNING")
+    f = asyncio.run(_main(args))
+    w = sys.stdout.write
+    w(f"events: {args.events:,} over {args.enterprises:,} enterprises\n")
+    w(f"bare Faust agent (no work):      {f['bare_faust_events_per_s']:>10,.0f} events/s\n")
+    w(f"worker, topic -> read models:    {f['worker_events_per_s']:>10,.0f} events/s\n")
+    ratio = f["worker_events_per_s"] / f["bare_faust_events_per_s"]
+    w(f"worker / bare Faust:             {ratio:>10.2f}\n")
+    w(f"worker peak RSS at {args.events:,}:   {f['worker_peak_rss_mb']:>10,.0f} MB\n")
+    if "large_worker_peak_rss_mb" in f:
+        rate = f["large_worker_events_per_s"]
+        w(f"worker at {args.rss_events:,} events:   {rate:>10,.0f} events/s\n")
+        w(f"worker peak RSS at {args.rss_events:,}: {f['large_worker_peak_rss_mb']:>10,.0f} MB\n")
+    if "rebuild_seconds" in f:
+        w(f"rebuild of {args.rebuild_events:,} events:    {f['rebuild_seconds']:>10.1f} s\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,344 @@
+"""The projection worker (投影): a Faust app whose batch consumer turns every stream's events into
+read models, and whose timer re-evaluates enterprises when a deadline or period ends.
+
+Per batch: decode (invalid → dead-letter topic with the reason and the source position), append
+to the event store (idempotent by event_id), recompute every touched enterprise and write its
+read models in the same transaction, and only then commit the offsets. At-least-once delivery,
+exactly-once effect.
+
+The consumer is aiokafka's, inside the Faust app: one consumer group over all stream topics with
+the range assignor, so with one partition count everywhere an enterprise's events on every topic
+land on the same worker (co-partitioning), and `getmany` hands over thousands of records at a
+time instead of one per agent step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import faust
+import mode
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+
+from events import Event, InvalidEvent, parse_event
+from projections.policy import DEFAULT_POLICY, Policy, load_policy
+from projections.recompute import recompute
+from services import db, eventstore
+from services.broker import ensure_topics
+from services.config import Settings
+from services.eventstore import AppendOutcome
+from services.kafka import consumer_kwargs_for, faust_settings_for, producer_kwargs_for
+from services.logging import event_logger, get_logger
+from services.topics import dead_letter_topic, stream_of_topic, stream_topics
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- decoding (pure) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: ConsumerRecord[bytes, bytes]
+    reason: str
+
+
+def decode(
+    records: Sequence[ConsumerRecord[bytes, bytes]], prefix: str
+) -> tuple[list[tuple[ConsumerRecord[bytes, bytes], Event]], list[DeadLetter]]:
+    """Split a batch into valid events and dead letters, each with its reason."""
+    valid = []
+    dead = []
+    for r in records:
+        try:
+            data = orjson.loads(r.value) if r.value is not None else None
+        except orjson.JSONDecodeError as exc:
+            dead.append(DeadLetter(r, f"malformed JSON: {exc}"))
+            continue
+        try:
+            event = parse_event(data)
+        except InvalidEvent as exc:
+            dead.append(DeadLetter(r, f"invalid event: {exc}"))
+            continue
+        key = r.key.decode(errors="replace") if r.key is not None else None
+        if key != event.enterprise:
+            # Co-partitioning depends on the key: elsewhere, this enterprise's events would be
+            # projected by two workers at once.
+            dead.append(DeadLetter(r, f"message key {key!r} is not the enterprise's USCC"))
+        elif stream_of_topic(r.topic, prefix) is not event.stream:
+            dead.append(
+                DeadLetter(r, f"stream {event.stream.value!r} published on topic {r.topic!r}")
+            )
+        else:
+            valid.append((r, event))
+    return valid, dead
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    r = letter.record
+    return [
+        ("reason", letter.reason.encode()[:4000]),
+        ("source_topic", r.topic.encode()),
+        ("source_partition", str(r.partition).encode()),
+        ("source_offset", str(r.offset).encode()),
+        ("dead_lettered_at", _now().isoformat().encode()),
+    ]
+
+
+# --- the batch consumer ---------------------------------------------------------------
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Let the batch in flight finish and commit before its partitions move elsewhere.
+        async with self.projector.batch_lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.projector.assigned = set(assigned)
+        log.info("partitions assigned", count=len(assigned))
+
+
+@dataclass(slots=True)
+class Stats:
+    batches: int = 0
+    consumed: int = 0
+    applied: int = 0  # newly stored
+    duplicates: int = 0
+    dead_lettered: int = 0
+    recomputed: int = 0
+    changes: int = 0
+
+
+class Projector(mode.Service):
+    """Consumes every stream topic in batches and writes the read models."""
+
+    def __init__(
+        self, settings: Settings, policy: Policy, clock: Clock = _now, **kwargs: Any
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.clock = clock
+        self.prefix = settings.topic_prefix
+        self.batch_lock = asyncio.Lock()
+        self.assigned: set[TopicPartition] = set()
+        self.stats = Stats()
+        self.pool: asyncpg.Pool | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        s = self.settings
+        await ensure_topics(
+            s.bootstrap_servers, self.prefix, s.topic_partitions, s.topic_replication_factor
+        )
+        self.pool = await db.create_pool(s.database_url, max_size=4)
+        self.producer = AIOKafkaProducer(**producer_kwargs_for(s, client_id="jointcase-worker"))
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            **consumer_kwargs_for(s, group_id=s.projector_group, client_id="worker"),
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        self.consumer.subscribe(stream_topics(self.prefix), listener=_Rebalance(self))
+        await self.consumer.start()
+        self.add_future(self._consume())
+
+    async def on_stop(self) -> None:
+        async with self.batch_lock:
+            if self.consumer is not None:
+                await self.consumer.stop()
+            if self.producer is not None:
+                await self.producer.stop()
+            if self.pool is not None:
+                await self.pool.close()
+
+    async def _consume(self) -> None:
+        assert self.consumer is not None
+        while not self.should_stop:
+            batches = await self._next_batch()
+            if not batches:
+                continue
+            async with self.batch_lock:
+                await self.process(batches)
+
+    async def _next_batch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """What is available now, up to the batch limit. Under a backlog batches grow, and
+        each touched enterprise is recomputed once per batch rather than once per fetch."""
+        assert self.consumer is not None
+        limit = self.settings.worker_max_batch
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+        batches = await self.consumer.getmany(timeout_ms=200, max_records=limit)
+        size = sum(len(rs) for rs in batches.values())
+        while batches and size < limit:
+            more = await self.consumer.getmany(timeout_ms=0, max_records=limit - size)
+            if not more:
+                break
+            for tp, rs in more.items():
+                batches.setdefault(tp, []).extend(rs)
+                size += len(rs)
+        return batches
+
+    async def process(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """One batch, end to end; offsets are committed only after the read models are."""
+        assert self.consumer is not None
+        records = [r for rs in batches.values() for r in rs]
+        valid, dead = decode(records, self.prefix)
+        dead += await self._store_and_project(valid)
+        await self._dead_letter(dead)
+        await self.consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+        self.stats.batches += 1
+        self.stats.consumed += len(records)
+        self.stats.dead_lettered += len(dead)
+
+    async def _store_and_project(
+        self, valid: list[tuple[ConsumerRecord[bytes, bytes], Event]]
+    ) -> list[DeadLetter]:
+        """Append and recompute in one transaction, retrying while the database is down."""
+        # A record redelivered within one batch (or the same event on two topics) counts once.
+        unique: dict[object, tuple[ConsumerRecord[bytes, bytes], Event]] = {}
+        for r, e in valid:
+            unique.setdefault(e.event_id, (r, e))
+        items = list(unique.values())
+        delay = 0.2
+        while True:
+            try:
+                return await self._transaction(items)
+            except Exception as exc:
+                if not db.is_unavailable(exc) or self.should_stop:
+                    raise
+                log.warning("database unavailable; retrying the batch", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _transaction(
+        self, items: list[tuple[ConsumerRecord[bytes, bytes], Event]]
+    ) -> list[DeadLetter]:
+        assert self.pool is not None
+        dead: list[DeadLetter] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            outcomes = await eventstore.append(conn, [e for _, e in items], outbox=False)
+            touched: dict[str, None] = {}
+            for (r, e), outcome in zip(items, outcomes, strict=True):
+                if outcome is AppendOutcome.CONFLICT:
+                    reason = "event_id already stored for a different event"
+                    event_logger(log, e.event_id, e.enterprise, e.stream).warning(
+                        "dead-lettered", reason=reason
+                    )
+                    dead.append(DeadLetter(r, reason))
+                    continue
+                if outcome is AppendOutcome.ACCEPTED:
+                    self.stats.applied += 1
+                else:
+                    self.stats.duplicates += 1
+                touched[e.enterprise] = None
+            done = await recompute(conn, list(touched), now=self.clock(), policy=self.policy)
+        self.stats.recomputed += done.enterprises
+        self.stats.changes += done.changes
+        return dead
+
+    async def _dead_letter(self, dead: list[DeadLetter]) -> None:
+        if not dead:
+            return
+        assert self.producer is not None
+        topic = dead_letter_topic(self.prefix)
+        futures = []
+        for letter in dead:
+            log.warning(
+                "dead-lettered",
+                reason=letter.reason,
+                topic=letter.record.topic,
+                partition=letter.record.partition,
+                offset=letter.record.offset,
+            )
+            futures.append(
+                await self.producer.send(
+                    topic,
+                    letter.record.value,
+                    key=letter.record.key,
+                    headers=dead_letter_headers(letter),
+                )
+            )
+        await asyncio.gather(*futures)
+
+    async def reevaluate_due(self, limit: int = 1000) -> int:
+        """Recompute enterprises whose answer may have changed by now without a new event
+        (deadlines, windows, publication periods). Several workers may run it: the advisory
+        locks serialise them and every write is idempotent."""
+        if self.pool is None:
+            return 0
+        from projections import readmodels
+
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            usccs = await readmodels.due(conn, now, limit)
+            done = await recompute(conn, usccs, now=now, policy=self.policy)
+        if usccs:
+            log.info(
+                "re-evaluated", enterprises=len(usccs), changes=done.changes, notices=done.notices
+            )
+        return len(usccs)
+
+
+# --- the Faust app (composition root of the worker) -----------------------------------
+
+
+def policy_of(settings: Settings) -> Policy:
+    if not settings.policy_file:
+        return DEFAULT_POLICY
+    with open(settings.policy_file, "rb") as f:
+        return load_policy(f.read())
+
+
+def create_app(settings: Settings, clock: Clock = _now) -> tuple[faust.App, Projector]:
+    app = faust.App(
+        f"{settings.topic_prefix}worker",
+        autodiscover=False,
+        web_enabled=False,
+        **faust_settings_for(settings),
+    )
+    projector = Projector(settings, policy_of(settings), clock)
+    # Faust prepares an instance like a class: this one carries the settings.
+    app.service(projector)  # type: ignore[arg-type]
+
+    @app.timer(settings.scheduler_interval_seconds)  # type: ignore[untyped-decorator]
+    async def scheduler() -> None:
+        try:
+            while await projector.reevaluate_due() >= 1000:
+                pass
+        except Exception as exc:  # the next tick retries; the worker keeps consuming
+            log.error("re-evaluation failed", error=repr(exc))
+
+    return app, projector
+
+
+def run(settings: Settings) -> int:
+    """Blocking entry point of `jointcase worker`."""
+    from faust.worker import Worker
+
+    app, _ = create_app(settings)
+    worker = Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    with contextlib.suppress(SystemExit):
+        worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,69 @@
+"""The demonstration scenario through the real write path: HTTP gateway → event store → relay
+→ broker → worker → read models, then the statuses the seed's story implies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from services import db, demo, scenario
+from services.config import Settings
+from tests.fixtures_db import DatabaseFactory
+from tests.fixtures_http import free_port, start_service
+from tests.integration.test_worker import running
+
+pytestmark = pytest.mark.integration
+
+
+async def test_scenario_loaded_over_http_gives_the_expected_statuses(
+    new_database: DatabaseFactory, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    dsn = await new_database()
+    settings = Settings(
+        database_url=dsn,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        http_port=free_port(),
+        relay_poll_seconds=0.2,
+        scheduler_interval_seconds=3600,
+    )
+    now = datetime.now(UTC)
+    events = scenario.events(now)
+    server, task = await start_service(settings, run_relay=True)
+    pool = await db.create_pool(dsn)
+    try:
+        async with running(settings):
+            tokens = await demo.issue_tokens(
+                pool, {demo.role_for(e.stream) for e in events}, "test"
+            )
+            url = f"http://127.0.0.1:{settings.http_port}"
+            loaded = await demo.publish(url, tokens, events)
+            assert (loaded.accepted, loaded.rejected) == (len(events), [])
+            await demo.wait_projected(pool, events)
+
+            # Loading it again changes nothing.
+            again = await demo.publish(url, tokens, events)
+            assert (again.accepted, again.duplicate) == (0, len(events))
+
+        rows = await demo.report(pool, list(scenario.NAMES))
+        got = {r.uscc: (r.status, frozenset(r.rules)) for r in rows}
+        assert got == {
+            u: (status.value, frozenset(r.value for r in rules))
+            for u, (status, rules) in scenario.EXPECTED.items()
+        }
+        # Every status of the policy shows up, with measures for the listed ones.
+        assert {r.status for r in rows} == {"CLEAR", "WATCH", "CREDIT_RESTRICTED", "BLACKLISTED"}
+        assert all(r.measures for r in rows if r.status in ("BLACKLISTED", "CREDIT_RESTRICTED"))
+
+        # The repaired foundry's ended listing is in its history.
+        histories = {
+            r["uscc"]: orjson.loads(r["body"])["history"]
+            for r in await pool.fetch("SELECT uscc, body::text AS body FROM blacklist_status")
+        }
+        assert any(h["ended_by"] == "repair" for hs in histories.values() for h in hs)
+    finally:
+        await pool.close()
+        server.should_exit = True
+        await task
