@@ -488,7 +488,7 @@ class CaseFile(Model):
 
 def utc(t: datetime) -> datetime:
     """Every time in a read model is in UTC, so equal instants serialise equally."""
-    return t.astimezone(UTC)
+    return t if t.tzinfo is UTC else t.astimezone(UTC)
 
 
 def region_of(uscc: str) -> Region:

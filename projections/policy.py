@@ -185,3 +185,11 @@ def load_policy(source: Mapping[str, Any] | str | bytes) -> Policy:
             for err in exc.errors(include_url=False, include_input=False)
         )
         raise PolicyError(f"invalid policy: {problems}") from None
+
+
+def policy_from_file(path: str) -> Policy:
+    """The policy in a JSON file; an empty path means the built-in policy v1."""
+    if not path:
+        return DEFAULT_POLICY
+    with open(path, "rb") as f:
+        return load_policy(f.read())

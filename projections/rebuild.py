@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 
 from tqdm import tqdm
 
-from projections.policy import Policy
+from projections.policy import Policy, policy_from_file
 from projections.recompute import recompute
-from projections.worker import policy_of
 from services import db
 from services.config import Settings
 
@@ -56,7 +55,9 @@ async def rebuild(dsn: str, policy: Policy, *, progress: bool = False) -> Rebuil
 
 
 def main(settings: Settings, *, progress: bool = True) -> int:
-    result = asyncio.run(rebuild(settings.database_url, policy_of(settings), progress=progress))
+    result = asyncio.run(
+        rebuild(settings.database_url, policy_from_file(settings.policy_file), progress=progress)
+    )
     print(
         f"rebuilt {result.enterprises:,} enterprises from {result.events:,} events "
         f"in {result.seconds:.1f} s; {result.changes:,} status change(s)"

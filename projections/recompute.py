@@ -7,9 +7,10 @@ caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from events import Event
 from projections import readmodels
@@ -49,9 +50,15 @@ def _status(
 
 
 async def recompute(
-    conn: Connection, usccs: Sequence[str], *, now: datetime, policy: Policy
+    conn: Connection,
+    usccs: Sequence[str],
+    *,
+    now: datetime,
+    policy: Policy,
+    known: Mapping[UUID, Event] | None = None,
 ) -> Recomputed:
-    """Recompute and write these enterprises; the caller holds the transaction."""
+    """Recompute and write these enterprises; the caller holds the transaction. `known`: events
+    the caller has decoded already (a batch's), so their stored copies are not decoded again."""
     if not usccs:
         return Recomputed(0, 0, 0)
     await readmodels.lock_enterprises(conn, usccs)
@@ -59,11 +66,11 @@ async def recompute(
     # In chunks, so memory holds a chunk's histories and case files, not the whole batch's.
     for i in range(0, len(usccs), CHUNK):
         chunk = usccs[i : i + CHUNK]
-        bodies = await readmodels.histories(conn, chunk)
+        histories = await readmodels.histories(conn, chunk, known or {})
         projections = []
         due_notices: list[Event] = []
         for uscc in chunk:
-            events = [eventstore.decode(b) for b in bodies[uscc]]
+            events = histories[uscc]
             p = project(uscc, events, now, policy)
             due = overdue_notices(p.case_file, now)
             if due:

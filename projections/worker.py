@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import faust
@@ -30,7 +32,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from events import Event, InvalidEvent, parse_event
-from projections.policy import DEFAULT_POLICY, Policy, load_policy
+from projections.policy import Policy, policy_from_file
 from projections.recompute import recompute
 from services import db, eventstore
 from services.broker import ensure_topics
@@ -43,6 +45,9 @@ from services.topics import dead_letter_topic, stream_of_topic, stream_topics
 log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
+
+APPEND_CHUNK = 5_000  # events per INSERT statement
+BATCH_FILL_SECONDS = 1.0  # how long a batch may keep filling from what is already fetched
 
 
 def _now() -> datetime:
@@ -182,35 +187,56 @@ class Projector(mode.Service):
                 await self.process(batches)
 
     async def _next_batch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
-        """What is available now, up to the batch limit. Under a backlog batches grow, and
-        each touched enterprise is recomputed once per batch rather than once per fetch."""
+        """What is available, up to the batch limit. While the consumer lags behind the
+        partitions' ends the batch keeps filling (for at most a second): each touched
+        enterprise is then recomputed once per batch rather than once per fetch. When it is
+        caught up, a batch goes as soon as it arrives."""
         assert self.consumer is not None
         limit = self.settings.worker_max_batch
         batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
         batches = await self.consumer.getmany(timeout_ms=200, max_records=limit)
         size = sum(len(rs) for rs in batches.values())
-        while batches and size < limit:
-            more = await self.consumer.getmany(timeout_ms=0, max_records=limit - size)
-            if not more:
+        until = time.monotonic() + BATCH_FILL_SECONDS
+        while batches and size < limit and time.monotonic() < until:
+            if not await self._lagging():
                 break
+            more = await self.consumer.getmany(timeout_ms=20, max_records=limit - size)
             for tp, rs in more.items():
                 batches.setdefault(tp, []).extend(rs)
                 size += len(rs)
         return batches
+
+    async def _lagging(self) -> bool:
+        assert self.consumer is not None
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is not None and end > await self.consumer.position(tp):
+                return True
+        return False
 
     async def process(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> None:
         """One batch, end to end; offsets are committed only after the read models are."""
         assert self.consumer is not None
+        started = time.time()
         records = [r for rs in batches.values() for r in rs]
         valid, dead = decode(records, self.prefix)
+        recomputed = self.stats.recomputed
         dead += await self._store_and_project(valid)
         await self._dead_letter(dead)
         await self.consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
         self.stats.batches += 1
         self.stats.consumed += len(records)
         self.stats.dead_lettered += len(dead)
+        log.info(
+            "batch projected",
+            consumed=len(records),
+            dead_lettered=len(dead),
+            enterprises=self.stats.recomputed - recomputed,
+            started=started,
+            seconds=round(time.time() - started, 3),
+        )
 
     async def _store_and_project(
         self, valid: list[tuple[ConsumerRecord[bytes, bytes], Event]]
@@ -238,8 +264,12 @@ class Projector(mode.Service):
         assert self.pool is not None
         dead: list[DeadLetter] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            outcomes = await eventstore.append(conn, [e for _, e in items], outbox=False)
+            outcomes = []
+            for i in range(0, len(items), APPEND_CHUNK):
+                chunk = [e for _, e in items[i : i + APPEND_CHUNK]]
+                outcomes += await eventstore.append(conn, chunk, outbox=False)
             touched: dict[str, None] = {}
+            known: dict[UUID, Event] = {}
             for (r, e), outcome in zip(items, outcomes, strict=True):
                 if outcome is AppendOutcome.CONFLICT:
                     reason = "event_id already stored for a different event"
@@ -253,7 +283,10 @@ class Projector(mode.Service):
                 else:
                     self.stats.duplicates += 1
                 touched[e.enterprise] = None
-            done = await recompute(conn, list(touched), now=self.clock(), policy=self.policy)
+                known[e.event_id] = e
+            done = await recompute(
+                conn, list(touched), now=self.clock(), policy=self.policy, known=known
+            )
         self.stats.recomputed += done.enterprises
         self.stats.changes += done.changes
         return dead
@@ -304,13 +337,6 @@ class Projector(mode.Service):
 # --- the Faust app (composition root of the worker) -----------------------------------
 
 
-def policy_of(settings: Settings) -> Policy:
-    if not settings.policy_file:
-        return DEFAULT_POLICY
-    with open(settings.policy_file, "rb") as f:
-        return load_policy(f.read())
-
-
 def create_app(settings: Settings, clock: Clock = _now) -> tuple[faust.App, Projector]:
     app = faust.App(
         f"{settings.topic_prefix}worker",
@@ -318,7 +344,7 @@ def create_app(settings: Settings, clock: Clock = _now) -> tuple[faust.App, Proj
         web_enabled=False,
         **faust_settings_for(settings),
     )
-    projector = Projector(settings, policy_of(settings), clock)
+    projector = Projector(settings, policy_from_file(settings.policy_file), clock)
     # Faust prepares an instance like a class: this one carries the settings.
     app.service(projector)  # type: ignore[arg-type]
 

@@ -87,19 +87,34 @@ async def append(conn: Executor, events: Sequence[Event], *, outbox: bool) -> li
     outcomes = [AppendOutcome.ACCEPTED] * len(events)
     missing = [i for i, e in enumerate(events) if e.event_id not in inserted]
     if missing:
-        existing = await _bodies(conn, [events[i].event_id for i in missing])
+        same = await _compare(conn, [events[i] for i in missing])
         for i in missing:
-            same = _same_event(existing.get(events[i].event_id), events[i])
-            outcomes[i] = AppendOutcome.DUPLICATE if same else AppendOutcome.CONFLICT
+            if not same.get(events[i].event_id, False):
+                outcomes[i] = AppendOutcome.CONFLICT
+            else:
+                outcomes[i] = AppendOutcome.DUPLICATE
     return outcomes
 
 
-async def _bodies(conn: Executor, ids: list[UUID]) -> dict[UUID, str]:
+async def _compare(conn: Executor, events: list[Event]) -> dict[UUID, bool]:
+    """For events whose id is taken: is the stored event the same one?"""
     rows = await conn.fetch(
-        "SELECT event_id, body::text AS body FROM event_store WHERE event_id = ANY($1::uuid[])",
-        ids,
+        """
+        SELECT e.event_id, e.body = t.body::jsonb AS same,
+               CASE WHEN e.body = t.body::jsonb THEN NULL ELSE e.body::text END AS stored
+        FROM event_store e JOIN unnest($1::uuid[], $2::text[]) AS t(id, body)
+             ON e.event_id = t.id
+        """,
+        [e.event_id for e in events],
+        [to_json(e).decode() for e in events],
     )
-    return {r["event_id"]: r["body"] for r in rows}
+    by_id = {e.event_id: e for e in events}
+    # jsonb equality settles nearly every resend; a differently written but equal event
+    # (another UTC offset for the same instant, say) is compared as an event.
+    return {
+        r["event_id"]: bool(r["same"]) or _same_event(r["stored"], by_id[r["event_id"]])
+        for r in rows
+    }
 
 
 def _same_event(stored_body: str | None, event: Event) -> bool:

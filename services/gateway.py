@@ -6,57 +6,37 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
+import asyncpg
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services import db
+from projections.policy import policy_from_file
+from services import api_blacklist, api_cases, db, observability
+from services.api_blacklist import InvalidCode
 from services.auth import Principal, TokenVerifier
 from services.config import Settings
+from services.http import (
+    ERRORS,
+    RETRY_AFTER_SECONDS,
+    TOO_LARGE,
+    Forbidden,
+    NotFound,
+    Problem,
+    Unauthorized,
+    Unavailable,
+    json_response,
+    principal,
+    problem,
+)
 from services.ingest import RequestRefused, ingest
 from services.logging import get_logger
 from services.relay import Relay
 
 log = get_logger(__name__)
-
-RETRY_AFTER_SECONDS = 2
-
-
-class Unauthorized(Exception):
-    pass
-
-
-class Unavailable(Exception):
-    """A dependency (the database) cannot be reached: answer 503, the client retries."""
-
-
-def _json(status: int, content: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(content), status_code=status, media_type="application/json", headers=headers
-    )
-
-
-def _problem(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
-    return _json(status, {"status": status, "error": reason}, headers)
-
-
-async def principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing bearer token")
-    verifier: TokenVerifier = request.app.state.verifier
-    try:
-        found = await verifier.verify(token.strip())
-    except Exception as exc:
-        if db.is_unavailable(exc):
-            raise Unavailable(repr(exc)) from exc
-        raise
-    if found is None:
-        raise Unauthorized("unknown or revoked token")
-    return found
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -90,6 +70,7 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
         pool = await db.create_pool(settings.database_url)
         app.state.pool = pool
         app.state.verifier = TokenVerifier(pool)
+        app.state.policy = policy_from_file(settings.policy_file)
         relay_task = None
         if run_relay:
             app.state.relay = Relay(settings, pool)
@@ -113,20 +94,49 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_: Request, exc: Unauthorized) -> Response:
-        return _problem(401, str(exc), {"WWW-Authenticate": "Bearer"})
+        return problem(401, str(exc), {"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(Unavailable)
     async def _unavailable(_: Request, exc: Unavailable) -> Response:
         log.warning("database unavailable", error=str(exc))
-        return _problem(
+        return problem(
             503,
             "the database is unavailable; nothing was stored, retry later",
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, exc: Forbidden) -> Response:
+        return problem(403, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        return problem(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"path": ".".join(str(x) for x in e["loc"]), "reason": e["msg"]} for e in exc.errors()
+        ]
+        reason = "; ".join(f"{e['path']}: {e['reason']}" for e in errors)
+        return json_response(422, {"status": 422, "error": reason, "errors": errors})
+
+    @app.exception_handler(InvalidCode)
+    async def _invalid_code(_: Request, exc: InvalidCode) -> Response:
+        return problem(422, exc.reason)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _bad_data(_: Request, exc: asyncpg.DataError) -> Response:
+        # Input the database cannot represent (a NUL character, say) is the caller's error.
+        return problem(422, f"invalid input: {exc}")
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> Response:
+        return problem(404, str(exc))
+
     @app.exception_handler(RequestRefused)
     async def _refused(_: Request, exc: RequestRefused) -> Response:
-        return _problem(exc.status, exc.reason)
+        return problem(exc.status, exc.reason)
 
     @app.post(
         "/v1/events",
@@ -135,7 +145,10 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
         description=_EVENTS_DOC,
         tags=["ingest"],
         responses={
+            **ERRORS,
+            **TOO_LARGE,
             202: {"description": "stored; one result per event"},
+            415: {"model": Problem, "description": "not JSON"},
             422: {"description": "every event rejected; one result per event"},
         },
     )
@@ -168,10 +181,14 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
             duplicate=report.count("duplicate"),
             rejected=report.count("rejected"),
         )
-        return _json(report.http_status, report.as_dict())
+        return json_response(report.http_status, report.as_dict())
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    app.add_middleware(observability.Metrics)
+    app.include_router(observability.router)
+    app.include_router(api_cases.router)
+    app.include_router(api_blacklist.router)
     return app

@@ -10,9 +10,9 @@ import pytest
 
 from services import db, demo, scenario
 from services.config import Settings
+from tests.fixtures_api import running
 from tests.fixtures_db import DatabaseFactory
 from tests.fixtures_http import free_port, start_service
-from tests.integration.test_worker import running
 
 pytestmark = pytest.mark.integration
 

@@ -4,12 +4,10 @@ SIGKILL convergence, and two workers in one group."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +25,7 @@ from services.config import Settings
 from services.producer import EventProducer
 from services.topics import dead_letter_topic, topic_for
 from tests.factories import NOW, event, finding, uscc
+from tests.fixtures_api import running
 from tests.fixtures_db import DatabaseFactory
 
 pytestmark = pytest.mark.integration
@@ -40,17 +39,6 @@ def settings_for(dsn: str, bootstrap: str, prefix: str, **kw: Any) -> Settings:
         scheduler_interval_seconds=3600,
         **kw,
     )
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Projector]:
-    """A projector in this process (the Faust app's service, without the app around it)."""
-    projector = Projector(settings, DEFAULT_POLICY)
-    await projector.start()
-    try:
-        yield projector
-    finally:
-        await projector.stop()
 
 
 async def publish(bootstrap: str, prefix: str, items: list[dict[str, Any]]) -> None:
