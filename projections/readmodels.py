@@ -57,11 +57,27 @@ async def lock_enterprises(conn: Connection, usccs: Iterable[str]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Figures:
+    """Time-dependent counts of a case file, for roll-ups and alerts."""
+
+    targets: int = 0
+    targets_missed: int = 0
+    reduction_tonnes: float = 0.0
+    reduction_done_tonnes: float = 0.0
+    tipoffs_open: int = 0
+    tipoffs_overdue: int = 0
+    tipoffs_reward: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Projection:
-    """Everything written for one enterprise."""
+    """Everything written for one enterprise; `recheck_at`: when the answer may change without
+    a new event (the scheduler recomputes it then)."""
 
     case_file: CaseFile
     status: BlacklistStatus
+    figures: Figures = Figures()
+    recheck_at: datetime | None = None
 
 
 def _max_open_severity(cf: CaseFile) -> str | None:
@@ -115,19 +131,28 @@ async def save(conn: Connection, projections: Sequence[Projection]) -> int:
         """
         INSERT INTO case_file (uscc, name, region, industry, credit_status, max_severity,
                                open_dimensions, agencies, case_state, event_count,
-                               last_recorded_at, body, updated_at)
+                               last_recorded_at, body, updated_at, targets, targets_missed,
+                               reduction_tonnes, reduction_done_tonnes, tipoffs_open,
+                               tipoffs_overdue, tipoffs_reward)
         SELECT u, n, r, i, cs, ms, string_to_array(od, ','), string_to_array(ag, ','), st, ec,
-               lr, b::jsonb, now()
+               lr, b::jsonb, now(), tg, tm, rt, rd, toa, tov, trw
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                     $7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[],
-                    $12::text[]) AS t(u, n, r, i, cs, ms, od, ag, st, ec, lr, b)
+                    $12::text[], $13::int[], $14::int[], $15::float8[], $16::float8[],
+                    $17::int[], $18::int[], $19::int[])
+             AS t(u, n, r, i, cs, ms, od, ag, st, ec, lr, b, tg, tm, rt, rd, toa, tov, trw)
         ON CONFLICT (uscc) DO UPDATE SET
             name = excluded.name, region = excluded.region, industry = excluded.industry,
             credit_status = excluded.credit_status, max_severity = excluded.max_severity,
             open_dimensions = excluded.open_dimensions, agencies = excluded.agencies,
             case_state = excluded.case_state, event_count = excluded.event_count,
             last_recorded_at = excluded.last_recorded_at, body = excluded.body,
-            updated_at = excluded.updated_at
+            updated_at = excluded.updated_at, targets = excluded.targets,
+            targets_missed = excluded.targets_missed,
+            reduction_tonnes = excluded.reduction_tonnes,
+            reduction_done_tonnes = excluded.reduction_done_tonnes,
+            tipoffs_open = excluded.tipoffs_open, tipoffs_overdue = excluded.tipoffs_overdue,
+            tipoffs_reward = excluded.tipoffs_reward
         """,
         usccs,
         [cf.enterprise.name.value if cf.enterprise.name else None for cf in cfs],
@@ -144,6 +169,13 @@ async def save(conn: Connection, projections: Sequence[Projection]) -> int:
         [cf.event_count for cf in cfs],
         [cf.last_recorded_at for cf in cfs],
         [cf.model_dump_json() for cf in cfs],
+        [p.figures.targets for p in projections],
+        [p.figures.targets_missed for p in projections],
+        [p.figures.reduction_tonnes for p in projections],
+        [p.figures.reduction_done_tonnes for p in projections],
+        [p.figures.tipoffs_open for p in projections],
+        [p.figures.tipoffs_overdue for p in projections],
+        [p.figures.tipoffs_reward for p in projections],
     )
     changed = [
         st for st in sts if before.get(st.uscc or "", CreditStatus.CLEAR.value) != st.status.value
@@ -181,7 +213,7 @@ async def save(conn: Connection, projections: Sequence[Projection]) -> int:
         [st.status.value for st in sts],
         [st.since for st in sts],
         [st.publication_ends_at for st in sts],
-        [st.next_change_at for st in sts],
+        [p.recheck_at for p in projections],
         [st.evaluated_at for st in sts],
         [st.model_dump_json() for st in sts],
     )

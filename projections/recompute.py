@@ -13,10 +13,12 @@ from datetime import datetime
 from uuid import UUID
 
 from events import Event
-from projections import readmodels
+from events.envelope import PowerReading
+from projections import correlation, detectors, readmodels, tipoffs
 from projections.blacklist import BlacklistStatus, evaluate, evaluate_case_file
 from projections.casefile import CaseFile, build_case_file
 from projections.deadlines import overdue_notices
+from projections.detectors import DEFAULT_CONFIG, DetectorConfig
 from projections.policy import Policy
 from services import eventstore
 from services.db import Connection
@@ -36,7 +38,25 @@ def project(
 ) -> readmodels.Projection:
     """The read models of one enterprise (pure)."""
     cf = build_case_file(events, uscc=uscc, include_timeline=False)
-    return readmodels.Projection(cf, _status(cf, events, now, policy))
+    status = _status(cf, events, now, policy)
+    tips = tipoffs.summarise(cf, now)
+    targets = cf.capacity.targets
+    figures = readmodels.Figures(
+        targets=len(targets),
+        targets_missed=sum(t.deadline <= now and not t.met_by_deadline for t in targets),
+        reduction_tonnes=sum(t.iron_tonnes + t.steel_tonnes for t in targets),
+        reduction_done_tonnes=sum(
+            min(t.iron_dismantled_tonnes, t.iron_tonnes)
+            + min(t.steel_dismantled_tonnes, t.steel_tonnes)
+            for t in targets
+        ),
+        tipoffs_open=tips.open,
+        tipoffs_overdue=tips.overdue,
+        tipoffs_reward=tips.reward_eligible,
+    )
+    deadlines = [t.deadline for t in targets if t.deadline > now]
+    recheck = [x for x in (status.next_change_at, tips.next_deadline, *deadlines) if x]
+    return readmodels.Projection(cf, status, figures, min(recheck, default=None))
 
 
 def _status(
@@ -49,6 +69,73 @@ def _status(
     return evaluate_case_file(cf, now, policy)
 
 
+SYSTEM_ACTOR = "联动研判 cross-agency correlation"
+
+
+def derived_events(cf: CaseFile, now: datetime) -> list[Event]:
+    """Events the rules call for at `now` and not yet recorded: deadline notices and
+    cross-agency escalations. Their ids are derived from their causes, so emitting the same
+    one twice (two workers, a retry) stores it once."""
+    out: list[Event] = list(overdue_notices(cf, now))
+    out += [
+        correlation.to_event(x, now=now, actor=SYSTEM_ACTOR)
+        for x in correlation.correlate(cf, at=now)
+    ]
+    return out
+
+
+async def detect_power(
+    conn: Connection,
+    readings: Mapping[str, Sequence[PowerReading]],
+    now: datetime,
+    config: DetectorConfig = DEFAULT_CONFIG,
+) -> list[Event]:
+    """用电监测: for enterprises with new meter readings, judge every window those readings
+    touch (once closed) against its trailing history, from the readings in the event store.
+    Anomalies already recorded are left out."""
+    found: list[Event] = []
+    for uscc, new in readings.items():
+        starts = {detectors.window_of(r.payload.period_start, config)[0] for r in new}
+        closed = {s for s in starts if detectors.closes_at(s, config) <= now}
+        if not closed:
+            continue
+        since = min(closed) - config.window * config.jump_baseline_windows
+        until = max(closed) + config.window
+        rows = await conn.fetch(
+            "SELECT body::text AS body FROM event_store WHERE enterprise = $1 "
+            "AND event_type = 'PowerReading' "
+            "AND (body->'payload'->>'period_start')::timestamptz >= $2 "
+            "AND (body->'payload'->>'period_start')::timestamptz < $3",
+            uscc,
+            since,
+            until,
+        )
+        series = [e for e in map(eventstore.decode, (r["body"] for r in rows))]
+        anomalies = [
+            a
+            for a in detectors.scan([e for e in series if isinstance(e, PowerReading)], config)
+            if a.window_start in closed
+        ]
+        if not anomalies:
+            continue
+        recorded = {
+            r["event_id"]
+            for r in await conn.fetch(
+                "SELECT event_id FROM event_store WHERE event_id = ANY($1::uuid[])",
+                [a.event_id for a in anomalies],
+            )
+        }
+        found += [
+            detectors.to_event(a, now=now, actor=POWER_ACTOR)
+            for a in anomalies
+            if a.event_id not in recorded
+        ]
+    return found
+
+
+POWER_ACTOR = "用电监测 power-use detector"
+
+
 async def recompute(
     conn: Connection,
     usccs: Sequence[str],
@@ -56,13 +143,19 @@ async def recompute(
     now: datetime,
     policy: Policy,
     known: Mapping[UUID, Event] | None = None,
+    readings: Mapping[str, Sequence[PowerReading]] | None = None,
 ) -> Recomputed:
     """Recompute and write these enterprises; the caller holds the transaction. `known`: events
-    the caller has decoded already (a batch's), so their stored copies are not decoded again."""
+    the caller has decoded already (a batch's), so their stored copies are not decoded again;
+    `readings`: new meter readings by enterprise, for the power-use detector."""
     if not usccs:
         return Recomputed(0, 0, 0)
     await readmodels.lock_enterprises(conn, usccs)
     changes = notices = 0
+    if readings:
+        anomalies = await detect_power(conn, readings, now)
+        await eventstore.append(conn, anomalies, outbox=True)
+        notices += len(anomalies)
     # In chunks, so memory holds a chunk's histories and case files, not the whole batch's.
     for i in range(0, len(usccs), CHUNK):
         chunk = usccs[i : i + CHUNK]
@@ -72,10 +165,15 @@ async def recompute(
         for uscc in chunk:
             events = histories[uscc]
             p = project(uscc, events, now, policy)
-            due = overdue_notices(p.case_file, now)
-            if due:
+            # Derived events can call for more (an overdue notice, then an escalation): a
+            # couple of rounds settle it, since each is emitted once.
+            for _ in range(3):
+                due = derived_events(p.case_file, now)
+                if not due:
+                    break
                 due_notices.extend(due)
-                p = project(uscc, [*events, *due], now, policy)
+                events = [*events, *due]
+                p = project(uscc, events, now, policy)
             projections.append(p)
         if due_notices:
             # Through the outbox, so the notices reach Kafka and every reader like any event.

@@ -32,6 +32,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from events import Event, InvalidEvent, parse_event
+from events.envelope import PowerReading
 from projections.policy import Policy, policy_from_file
 from projections.recompute import recompute
 from services import db, eventstore
@@ -270,6 +271,7 @@ class Projector(mode.Service):
                 outcomes += await eventstore.append(conn, chunk, outbox=False)
             touched: dict[str, None] = {}
             known: dict[UUID, Event] = {}
+            readings: dict[str, list[PowerReading]] = {}
             for (r, e), outcome in zip(items, outcomes, strict=True):
                 if outcome is AppendOutcome.CONFLICT:
                     reason = "event_id already stored for a different event"
@@ -284,8 +286,15 @@ class Projector(mode.Service):
                     self.stats.duplicates += 1
                 touched[e.enterprise] = None
                 known[e.event_id] = e
+                if isinstance(e, PowerReading):
+                    readings.setdefault(e.enterprise, []).append(e)
             done = await recompute(
-                conn, list(touched), now=self.clock(), policy=self.policy, known=known
+                conn,
+                list(touched),
+                now=self.clock(),
+                policy=self.policy,
+                known=known,
+                readings=readings,
             )
         self.stats.recomputed += done.enterprises
         self.stats.changes += done.changes

@@ -48,6 +48,7 @@ async def _service(settings: Settings) -> AsyncIterator[str]:
             port=settings.http_port,
             log_config=None,
             access_log=False,
+            timeout_graceful_shutdown=5,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from projections.policy import policy_from_file
-from services import api_blacklist, api_cases, db, observability
+from services import api_blacklist, api_cases, api_regions, db, observability, watch
 from services.api_blacklist import InvalidCode
 from services.auth import Principal, TokenVerifier
 from services.config import Settings
@@ -71,6 +71,8 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
         app.state.pool = pool
         app.state.verifier = TokenVerifier(pool)
         app.state.policy = policy_from_file(settings.policy_file)
+        app.state.notifier = watch.Notifier(settings.database_url)
+        await app.state.notifier.start()
         relay_task = None
         if run_relay:
             app.state.relay = Relay(settings, pool)
@@ -191,4 +193,6 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
     app.include_router(observability.router)
     app.include_router(api_cases.router)
     app.include_router(api_blacklist.router)
+    app.include_router(api_regions.router)
+    app.include_router(watch.router)
     return app

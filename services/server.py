@@ -22,6 +22,9 @@ def serve(
         port=port or settings.http_port,
         log_config=None,  # structlog owns logging
         access_log=False,
+        # Open watch-list streams would otherwise hold shutdown; clients resume with
+        # Last-Event-ID and lose nothing.
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -45,7 +45,12 @@ async def start_service(
     app = create_app(settings, run_relay=run_relay)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=settings.http_port, log_config=None, lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=settings.http_port,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import orjson
 import pytest
 
-from services import db, demo, scenario
+from services import auth, db, demo, scenario
 from services.config import Settings
 from tests.fixtures_api import running
 from tests.fixtures_db import DatabaseFactory
@@ -46,6 +47,23 @@ async def test_scenario_loaded_over_http_gives_the_expected_statuses(
             # Loading it again changes nothing.
             again = await demo.publish(url, tokens, events)
             assert (again.accepted, again.duplicate) == (0, len(events))
+
+            # The regional roll-up adds up, and 石鹿's county missed its target (区域限批).
+            taskforce = await auth.issue(pool, "taskforce")
+            headers = {"Authorization": f"Bearer {taskforce}"}
+            async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+                provinces = (await client.get("/v1/regions")).json()["regions"]
+                counties = (
+                    await client.get("/v1/regions", params={"level": "county", "prefix": "1301"})
+                ).json()["regions"]
+            assert sum(r["enterprises"] for r in provinces) == len(scenario.NAMES)
+            hebei = next(r for r in provinces if r["code"] == "130000")
+            assert hebei["name_zh"] == "河北省" and hebei["regional_restriction"]
+            assert sum(r["enterprises"] for r in counties) == sum(
+                1 for u in scenario.NAMES if u[2:6] == "1301"
+            )
+            restricted = {r["code"] for r in counties if r["regional_restriction"]}
+            assert restricted == {"130110"}
 
         rows = await demo.report(pool, list(scenario.NAMES))
         got = {r.uscc: (r.status, frozenset(r.rules)) for r in rows}
