@@ -34,8 +34,8 @@ from aiokafka import AIOKafkaProducer
 
 from bench.bench_gateway import scratch_database
 from events.uscc import complete
-from projections.policy import DEFAULT_POLICY
 from projections.rebuild import rebuild
+from projections.recompute import Rules
 from services.broker import LocalBroker, ensure_topics, free_port
 from services.kafka import faust_broker_settings, producer_kwargs
 from services.logging import configure
@@ -207,7 +207,7 @@ async def run(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
             rate, rss = await project(bootstrap, prefix, args.rss_events, dsn)
             out["large_worker_events_per_s"], out["large_worker_peak_rss_mb"] = rate, rss
             if args.rebuild_events == args.rss_events:
-                out["rebuild_seconds"] = (await rebuild(dsn, DEFAULT_POLICY)).seconds
+                out["rebuild_seconds"] = (await rebuild(dsn, Rules())).seconds
     return out
 
 

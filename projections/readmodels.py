@@ -26,6 +26,7 @@ UNSHAPING_TYPES = ("PowerReading",)
 # Transaction-level advisory lock taken before inserting change-feed rows: cursors then
 # become visible in commit order.
 _CHANGE_FEED_LOCK = 0x6A6F696E7463  # "jointc"
+_CHANGE_FEED_LOCK_SPACE = 0x6A6F  # first key of the two-key enterprise locks
 
 
 async def histories(
@@ -46,13 +47,20 @@ async def histories(
     return out
 
 
+LOCK_BUCKETS = 256  # the lock table is small: enterprises share locks by hash bucket
+
+
 async def lock_enterprises(conn: Connection, usccs: Iterable[str]) -> None:
     """Serialise recomputes of the same enterprise across workers and the scheduler (held to
-    the end of the transaction; sorted, so two transactions never wait on each other)."""
+    the end of the transaction). Enterprises map to a bounded number of lock buckets, taken in
+    order, so a batch of any size fits the lock table and two batches never deadlock."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(u, 0)) "
-        "FROM unnest($1::text[]) AS u ORDER BY u",
-        sorted(set(usccs)),
+        "SELECT pg_advisory_xact_lock($2, b) FROM ("
+        "  SELECT DISTINCT (abs(hashtext(u)) % $3)::int AS b FROM unnest($1::text[]) AS u"
+        ") AS t ORDER BY b",
+        list(set(usccs)),
+        _CHANGE_FEED_LOCK_SPACE,
+        LOCK_BUCKETS,
     )
 
 

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 
 from tqdm import tqdm
 
-from projections.policy import Policy, policy_from_file
-from projections.recompute import recompute
+from projections.recompute import Rules, load_rules, recompute
 from services import db
 from services.config import Settings
 
@@ -30,7 +29,7 @@ class Rebuilt:
     seconds: float
 
 
-async def rebuild(dsn: str, policy: Policy, *, progress: bool = False) -> Rebuilt:
+async def rebuild(dsn: str, rules: Rules, *, progress: bool = False) -> Rebuilt:
     start = time.perf_counter()
     pool = await db.create_pool(dsn, max_size=2)
     try:
@@ -46,7 +45,7 @@ async def rebuild(dsn: str, policy: Policy, *, progress: bool = False) -> Rebuil
             for i in range(0, len(usccs), CHUNK):
                 chunk = usccs[i : i + CHUNK]
                 async with pool.acquire() as conn, conn.transaction():
-                    done = await recompute(conn, chunk, now=datetime.now(UTC), policy=policy)
+                    done = await recompute(conn, chunk, now=datetime.now(UTC), rules=rules)
                 changes += done.changes
                 bar.update(len(chunk))
     finally:
@@ -56,7 +55,11 @@ async def rebuild(dsn: str, policy: Policy, *, progress: bool = False) -> Rebuil
 
 def main(settings: Settings, *, progress: bool = True) -> int:
     result = asyncio.run(
-        rebuild(settings.database_url, policy_from_file(settings.policy_file), progress=progress)
+        rebuild(
+            settings.database_url,
+            load_rules(settings.policy_file, settings.rules_file),
+            progress=progress,
+        )
     )
     print(
         f"rebuilt {result.enterprises:,} enterprises from {result.events:,} events "

@@ -12,18 +12,57 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import orjson
+from pydantic import ValidationError
+
 from events import Event
 from events.envelope import PowerReading
 from projections import correlation, detectors, readmodels, tipoffs
 from projections.blacklist import BlacklistStatus, evaluate, evaluate_case_file
 from projections.casefile import CaseFile, build_case_file
+from projections.correlation import DEFAULT_CORRELATION, CorrelationConfig
 from projections.deadlines import overdue_notices
 from projections.detectors import DEFAULT_CONFIG, DetectorConfig
-from projections.policy import Policy
+from projections.policy import DEFAULT_POLICY, Policy, policy_from_file
+from projections.tipoffs import DEFAULT_TIPOFFS, TipOffConfig
 from services import eventstore
 from services.db import Connection
 
 CHUNK = 500  # enterprises loaded and folded at a time
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Everything that decides the read models besides the events and the clock."""
+
+    policy: Policy = DEFAULT_POLICY
+    detector: DetectorConfig = DEFAULT_CONFIG
+    correlation: CorrelationConfig = DEFAULT_CORRELATION
+    tipoffs: TipOffConfig = DEFAULT_TIPOFFS
+
+
+def load_rules(policy_file: str = "", rules_file: str = "") -> Rules:
+    """The blacklist policy from its file, and the detector, correlation and tip-off settings
+    from a JSON document `{"detector": {...}, "correlation": {...}, "tipoffs": {...}}`; each
+    part left out keeps its defaults. Errors name the part and the field."""
+    policy = policy_from_file(policy_file)
+    if not rules_file:
+        return Rules(policy)
+    with open(rules_file, "rb") as f:
+        doc = orjson.loads(f.read())
+    unknown = set(doc) - {"detector", "correlation", "tipoffs"}
+    if unknown:
+        raise ValueError(f"{rules_file}: unknown sections {sorted(unknown)}")
+    try:
+        tips = TipOffConfig.model_validate(doc.get("tipoffs", {}))
+    except ValidationError as exc:
+        raise ValueError(f"{rules_file}: tipoffs: {exc}") from None
+    return Rules(
+        policy,
+        detectors.load_config(doc.get("detector", {})),
+        correlation.load_correlation_config(doc.get("correlation", {})),
+        tips,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +73,12 @@ class Recomputed:
 
 
 def project(
-    uscc: str, events: Sequence[Event], now: datetime, policy: Policy
+    uscc: str, events: Sequence[Event], now: datetime, rules: Rules
 ) -> readmodels.Projection:
     """The read models of one enterprise (pure)."""
     cf = build_case_file(events, uscc=uscc, include_timeline=False)
-    status = _status(cf, events, now, policy)
-    tips = tipoffs.summarise(cf, now)
+    status = _status(cf, events, now, rules.policy)
+    tips = tipoffs.summarise(cf, now, rules.tipoffs)
     targets = cf.capacity.targets
     figures = readmodels.Figures(
         targets=len(targets),
@@ -72,14 +111,14 @@ def _status(
 SYSTEM_ACTOR = "联动研判 cross-agency correlation"
 
 
-def derived_events(cf: CaseFile, now: datetime) -> list[Event]:
+def derived_events(cf: CaseFile, now: datetime, rules: Rules = Rules()) -> list[Event]:
     """Events the rules call for at `now` and not yet recorded: deadline notices and
     cross-agency escalations. Their ids are derived from their causes, so emitting the same
     one twice (two workers, a retry) stores it once."""
     out: list[Event] = list(overdue_notices(cf, now))
     out += [
         correlation.to_event(x, now=now, actor=SYSTEM_ACTOR)
-        for x in correlation.correlate(cf, at=now)
+        for x in correlation.correlate(cf, at=now, config=rules.correlation)
     ]
     return out
 
@@ -141,7 +180,7 @@ async def recompute(
     usccs: Sequence[str],
     *,
     now: datetime,
-    policy: Policy,
+    rules: Rules,
     known: Mapping[UUID, Event] | None = None,
     readings: Mapping[str, Sequence[PowerReading]] | None = None,
 ) -> Recomputed:
@@ -153,7 +192,7 @@ async def recompute(
     await readmodels.lock_enterprises(conn, usccs)
     changes = notices = 0
     if readings:
-        anomalies = await detect_power(conn, readings, now)
+        anomalies = await detect_power(conn, readings, now, rules.detector)
         await eventstore.append(conn, anomalies, outbox=True)
         notices += len(anomalies)
     # In chunks, so memory holds a chunk's histories and case files, not the whole batch's.
@@ -164,16 +203,16 @@ async def recompute(
         due_notices: list[Event] = []
         for uscc in chunk:
             events = histories[uscc]
-            p = project(uscc, events, now, policy)
+            p = project(uscc, events, now, rules)
             # Derived events can call for more (an overdue notice, then an escalation): a
             # couple of rounds settle it, since each is emitted once.
             for _ in range(3):
-                due = derived_events(p.case_file, now)
+                due = derived_events(p.case_file, now, rules)
                 if not due:
                     break
                 due_notices.extend(due)
                 events = [*events, *due]
-                p = project(uscc, events, now, policy)
+                p = project(uscc, events, now, rules)
             projections.append(p)
         if due_notices:
             # Through the outbox, so the notices reach Kafka and every reader like any event.

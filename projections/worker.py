@@ -33,8 +33,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from events import Event, InvalidEvent, parse_event
 from events.envelope import PowerReading
-from projections.policy import Policy, policy_from_file
-from projections.recompute import recompute
+from projections.recompute import Rules, load_rules, recompute
 from services import db, eventstore
 from services.broker import ensure_topics
 from services.config import Settings
@@ -138,10 +137,10 @@ class Projector(mode.Service):
     """Consumes every stream topic in batches and writes the read models."""
 
     def __init__(
-        self, settings: Settings, policy: Policy, clock: Clock = _now, **kwargs: Any
+        self, settings: Settings, rules: Rules, clock: Clock = _now, **kwargs: Any
     ) -> None:
         self.settings = settings
-        self.policy = policy
+        self.rules = rules
         self.clock = clock
         self.prefix = settings.topic_prefix
         self.batch_lock = asyncio.Lock()
@@ -292,7 +291,7 @@ class Projector(mode.Service):
                 conn,
                 list(touched),
                 now=self.clock(),
-                policy=self.policy,
+                rules=self.rules,
                 known=known,
                 readings=readings,
             )
@@ -335,7 +334,7 @@ class Projector(mode.Service):
         now = self.clock()
         async with self.pool.acquire() as conn, conn.transaction():
             usccs = await readmodels.due(conn, now, limit)
-            done = await recompute(conn, usccs, now=now, policy=self.policy)
+            done = await recompute(conn, usccs, now=now, rules=self.rules)
         if usccs:
             log.info(
                 "re-evaluated", enterprises=len(usccs), changes=done.changes, notices=done.notices
@@ -353,7 +352,7 @@ def create_app(settings: Settings, clock: Clock = _now) -> tuple[faust.App, Proj
         web_enabled=False,
         **faust_settings_for(settings),
     )
-    projector = Projector(settings, policy_from_file(settings.policy_file), clock)
+    projector = Projector(settings, load_rules(settings.policy_file, settings.rules_file), clock)
     # Faust prepares an instance like a class: this one carries the settings.
     app.service(projector)  # type: ignore[arg-type]
 

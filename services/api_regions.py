@@ -12,10 +12,10 @@ from projections.regions import NAMES, EnterpriseFigures, Level, roll_up
 from services.auth import Principal
 from services.http import ERRORS, json_response, pool_of, require
 
-router = APIRouter(prefix="/v1/regions", tags=["regions"], responses=ERRORS)
+router = APIRouter(prefix="/v1", tags=["regions"], responses=ERRORS)
 
 
-@router.get("", summary="Roll-up by province, city or county")
+@router.get("/regions", summary="Roll-up by province, city or county")
 async def regions(
     request: Request,
     _: Annotated[Principal, Depends(require("taskforce", "admin"))],
@@ -60,3 +60,24 @@ async def regions(
             ],
         },
     )
+
+
+@router.get("/alerts", summary="Overdue tip-offs and missed reduction targets (预警)")
+async def alerts(
+    request: Request,
+    _: Annotated[Principal, Depends(require("taskforce", "admin"))],
+    prefix: Annotated[str, Query(pattern=r"^\d{0,6}$", description="region code prefix")] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Response:
+    rows = await pool_of(request).fetch(
+        """
+        SELECT uscc, name, region, credit_status, tipoffs_overdue, targets_missed,
+               tipoffs_reward
+        FROM case_file
+        WHERE region LIKE $1 || '%' AND (tipoffs_overdue > 0 OR targets_missed > 0)
+        ORDER BY tipoffs_overdue + targets_missed DESC, uscc LIMIT $2
+        """,
+        prefix,
+        limit,
+    )
+    return json_response(200, {"alerts": [dict(r) for r in rows]})

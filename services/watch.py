@@ -51,7 +51,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from events.uscc import InvalidUscc, validate
-from services import db
+from services import db, readside
 from services.auth import Principal
 from services.http import (
     ERRORS,
@@ -665,6 +665,16 @@ async def listing(
         for r in rows
     ]
     next_after = rows[-1]["uscc"] if len(rows) == limit else None
+    # Statuses were answered: audited like every bank query.
+    with _database():
+        await readside.audit(
+            pool_of(request),
+            bank_id,
+            "watchlist",
+            [c["uscc"] for c in codes],
+            [c["status"] for c in codes],
+            version,
+        )
     return json_response(200, {"data_version": version, "codes": codes, "next_after": next_after})
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from projections.policy import DEFAULT_POLICY
+from projections.recompute import Rules
 from projections.worker import Projector
 from services.config import Settings
 from tests.fixtures_http import Service
@@ -19,7 +19,7 @@ from tests.fixtures_http import Service
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[Projector]:
     """A projector in this process (the Faust app's service, without the app around it)."""
-    projector = Projector(settings, DEFAULT_POLICY)
+    projector = Projector(settings, Rules())
     await projector.start()
     try:
         yield projector

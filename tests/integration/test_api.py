@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import NOW, finding, uscc
+from tests.factories import NOW, event, finding, uscc
 from tests.fixtures_api import ROLES, Api
 
 pytestmark = pytest.mark.integration
@@ -125,6 +125,7 @@ async def test_bulk_answers_every_code_and_reports_invalid_ones(api: Api) -> Non
         r = await c.get("/v1/audit/bank-queries", params={"bank": "b1", "limit": 1000})
     rows = r.json()["queries"]
     bulk = [q for q in rows if q["route"] == "bulk" and q["codes"] == codes]
+    assert {q["route"] for q in rows} >= {"bulk", "status"}
     assert bulk and bulk[-1]["answers"] == ["BLACKLISTED", "INVALID", "CLEAR", "INVALID"]
     assert bulk[-1]["data_version"] >= 1
 
@@ -252,6 +253,10 @@ def _routes(firm: str) -> list[tuple[str, str, dict[str, Any] | None, set[str]]]
         ("POST", "/v1/blacklist/bulk", {"codes": [firm]}, bank_readers),
         ("GET", "/v1/blacklist/changes", None, bank_readers),
         ("GET", "/v1/audit/bank-queries", None, {"admin"}),
+        ("GET", "/v1/regions", None, readers),
+        ("GET", "/v1/alerts", None, readers),
+        ("GET", "/v1/watchlist", None, {"bank:b1"}),
+        ("PUT", "/v1/watchlist", {"codes": [firm]}, {"bank:b1"}),
         ("POST", "/v1/events", finding(firm), {"agency:environment"}),
     ]
 
@@ -294,3 +299,26 @@ async def test_readiness_and_metrics(api: Api) -> None:
         metrics = (await c.get("/metrics")).text
     assert 'jointcase_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
     assert "jointcase_change_feed_cursor" in metrics
+
+
+async def test_overdue_tipoffs_raise_alerts(api: Api) -> None:
+    firm = uscc(31_020)
+    long_ago = NOW - timedelta(days=100)
+    received = event(
+        "TipOffReceived",
+        "environment",
+        firm,
+        {"tipoff_id": "JB-9", "channel": "12369", "summary": "夜间偷排"},
+        occurred_at=long_ago,
+        recorded_at=long_ago,
+    )
+    await post(api, [received])
+    body = await until(
+        api, "/v1/alerts?prefix=1301", lambda b: any(a["uscc"] == firm for a in b["alerts"])
+    )
+    alert = next(a for a in body["alerts"] if a["uscc"] == firm)
+    assert alert["tipoffs_overdue"] == 1 and alert["targets_missed"] == 0
+    counties = await until(
+        api, "/v1/regions?level=county&prefix=130100", lambda b: bool(b["regions"])
+    )
+    assert sum(r["tipoffs_overdue"] for r in counties["regions"]) >= 1

@@ -17,8 +17,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from events import parse_event
-from projections.policy import DEFAULT_POLICY
 from projections.rebuild import rebuild
+from projections.recompute import Rules
 from projections.worker import Projector
 from services import db
 from services.config import Settings
@@ -158,6 +158,10 @@ async def test_malformed_messages_go_to_dead_letter_topic_and_the_worker_goes_on
     try:
         async with running(settings_for(dsn, kafka_bootstrap, topic_prefix)) as projector:
             await projected(pool, 1)
+            # Dead letters are sent after the batch's transaction, before its offsets commit.
+            async with asyncio.timeout(20):
+                while projector.stats.consumed < 5:
+                    await asyncio.sleep(0.05)
             assert projector.stats.dead_lettered == 4
         letters = await dead_letters(kafka_bootstrap, topic_prefix, 4)
         reasons = {dict(m.headers)["reason"].decode() for m in letters}
@@ -265,13 +269,13 @@ async def test_worker_killed_mid_batch_converges_to_a_clean_rebuild(
         incremental = await read_models(pool)
         assert await pool.fetchval("SELECT count(*) FROM event_store") == len(items)
 
-        await rebuild(dsn, DEFAULT_POLICY)
+        await rebuild(dsn, Rules())
         assert await read_models(pool) == incremental
 
         # And the same as a rebuild into empty read models (whose change feed then holds one
         # change per listed enterprise instead of the history of how it got there).
         await pool.execute("TRUNCATE case_file, blacklist_status, blacklist_change")
-        await rebuild(dsn, DEFAULT_POLICY)
+        await rebuild(dsn, Rules())
         fresh = await read_models(pool)
         assert (fresh["cases"], fresh["statuses"]) == (
             incremental["cases"],
@@ -345,7 +349,7 @@ async def test_scheduler_emits_one_overdue_notice_when_a_deadline_passes(
     pool = await db.create_pool(dsn)
     try:
         settings = settings_for(dsn, kafka_bootstrap, topic_prefix)
-        projector = Projector(settings, DEFAULT_POLICY, clock=lambda: clock["now"])
+        projector = Projector(settings, Rules(), clock=lambda: clock["now"])
         await projector.start()
         try:
             await projected(pool, 1)
