@@ -125,7 +125,11 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 
 def is_unavailable(exc: BaseException) -> bool:
     """True for errors that mean the database cannot be reached now (answer 503, retry later)."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+    if isinstance(
+        exc, OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    ):
+        # InternalClientError: the client's protocol state after the server went away
+        # mid-operation (seen when a pooled connection is reset after a lost server).
         return True
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", "") or ""

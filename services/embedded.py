@@ -109,6 +109,7 @@ async def run(settings: Settings, keep_running: bool) -> int:
             finally:
                 await pool.close()
             print(f"\njointcase is running: {url}   (API docs: {url}/docs)")
+            print(f"task-force console: {url}/console/   (sign in with the taskforce token)")
             print(f"broker: {settings.bootstrap_servers}   database: {settings.database_url}")
             print("tokens (send as 'Authorization: Bearer <token>'):")
             for role, token in {

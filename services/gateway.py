@@ -15,7 +15,15 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from projections.policy import policy_from_file
-from services import api_blacklist, api_cases, api_regions, db, observability, watch
+from services import (
+    api_blacklist,
+    api_cases,
+    api_regions,
+    console,
+    db,
+    observability,
+    watch,
+)
 from services.api_blacklist import InvalidCode
 from services.auth import Principal, TokenVerifier
 from services.config import Settings
@@ -107,6 +115,14 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> Response:
+        # A dependency lost in the middle of any route is still "unavailable", never a 500.
+        if db.is_unavailable(exc):
+            return await _unavailable(_, Unavailable(repr(exc)))
+        log.error("unexpected error", error=repr(exc))
+        return problem(500, "internal error; nothing was changed by this request")
+
     @app.exception_handler(Forbidden)
     async def _forbidden(_: Request, exc: Forbidden) -> Response:
         return problem(403, str(exc))
@@ -195,4 +211,5 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
     app.include_router(api_blacklist.router)
     app.include_router(api_regions.router)
     app.include_router(watch.router)
+    app.include_router(console.router)
     return app
