@@ -372,7 +372,14 @@ def run(settings: Settings) -> int:
     from faust.worker import Worker
 
     app, _ = create_app(settings)
-    worker = Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    # Faust keeps its hands off logging: structlog renders its lines like everyone else's.
+    worker = Worker(
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+    )
     with contextlib.suppress(SystemExit):
         worker.execute_from_commandline()
     return 0

@@ -92,7 +92,11 @@ async def _check(fn: Awaitable[Any], seconds: float) -> tuple[bool, Any]:
         return False, f"{type(exc).__name__}: {exc}"[:300]
 
 
-@router.get("/readyz", summary="Readiness: database, broker, worker lag")
+@router.get(
+    "/readyz",
+    summary="Readiness: database, broker, worker lag",
+    responses={503: {"description": "not ready: the body says which dependency and why"}},
+)
 async def readyz(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     pool = pool_of(request)

@@ -94,7 +94,11 @@ class Relay:
         producer = AIOKafkaProducer(
             **producer_kwargs_for(self._settings, client_id="jointcase-relay")
         )
-        await producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a failed start still holds its client
+            raise
         listener = await self._pool.acquire()
         try:
             await listener.add_listener("jointcase_outbox", self._on_notify)
