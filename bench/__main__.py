@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_gateway, bench_producer
+from bench import bench_api, bench_gateway, bench_producer
 
 
 def main(argv: list[str]) -> int:
@@ -14,6 +14,7 @@ def main(argv: list[str]) -> int:
     for name, bench, args in (
         ("producer library", bench_producer.main, ["--events", n]),
         ("ingest gateway", bench_gateway.main, ["--events", n]),
+        ("read API", bench_api.main, ["--seconds", "3", "--publish-seconds", "3"] if quick else []),
     ):
         print(f"\n== {name} ==", flush=True)
         failed += bench(args) != 0

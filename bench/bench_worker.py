@@ -59,11 +59,14 @@ _MIX = [
 _SEVERITY = ("info", "minor", "serious", "critical", "minor", "info")
 
 
-def records(n: int, enterprises: int, prefix: str) -> Iterator[tuple[str, bytes, bytes]]:
-    """(topic, key, value) for n FindingRecorded events, round-robin over the enterprises."""
+def records(
+    n: int, enterprises: int, prefix: str, start: int = 0
+) -> Iterator[tuple[str, bytes, bytes]]:
+    """(topic, key, value) for n FindingRecorded events, round-robin over the enterprises;
+    `start` numbers them on from an earlier load (ids are distinct by number)."""
     base = datetime(2026, 1, 1, tzinfo=UTC)
     codes = [complete(f"91{130100 + (e % 7) * 100}{e:09d}") for e in range(enterprises)]
-    for i in range(n):
+    for i in range(start, start + n):
         code = codes[i % enterprises]
         stream, dimension = _MIX[(i * 7 + i // enterprises) % len(_MIX)]
         occurred = base + timedelta(minutes=i)
@@ -87,12 +90,12 @@ def records(n: int, enterprises: int, prefix: str) -> Iterator[tuple[str, bytes,
         yield topic_for(stream, prefix), code.encode(), value
 
 
-async def publish(bootstrap: str, prefix: str, n: int, enterprises: int) -> None:
+async def publish(bootstrap: str, prefix: str, n: int, enterprises: int, start: int = 0) -> None:
     producer = AIOKafkaProducer(**producer_kwargs(bootstrap, "local", linger_ms=20))
     await producer.start()
     try:
         pending = []
-        for topic, key, value in records(n, enterprises, prefix):
+        for topic, key, value in records(n, enterprises, prefix, start):
             pending.append(await producer.send(topic, value, key=key))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)

@@ -28,6 +28,11 @@ class InvalidUscc(ValueError):
         super().__init__(reason)
 
 
+# The same enterprises recur in every batch and every bulk query: remember codes found valid.
+_VALID: set[str] = set()
+_VALID_MAX = 500_000
+
+
 def check_character(first17: str) -> str:
     """The check character (position 18) for the first 17 characters."""
     total = sum(VALUES[ch] * w for ch, w in zip(first17, WEIGHTS, strict=True))
@@ -37,6 +42,8 @@ def check_character(first17: str) -> str:
 
 def validate(code: str) -> str:
     """Return `code` if it is a valid USCC, else raise `InvalidUscc` saying what is wrong."""
+    if code in _VALID:
+        return code
     if len(code) != LENGTH:
         raise InvalidUscc(f"must be {LENGTH} characters, got {len(code)}")
     for pos, ch in enumerate(code, start=1):
@@ -51,6 +58,8 @@ def validate(code: str) -> str:
         raise InvalidUscc(
             f"position 18: check character is {code[17]!r}, expected {expected!r}", LENGTH
         )
+    if len(_VALID) < _VALID_MAX:
+        _VALID.add(code)
     return code
 
 
@@ -66,19 +75,9 @@ def region(code: str) -> str:
     return code[2:8]
 
 
-# The same few thousand enterprises recur in every batch: remember the codes found valid.
-_VALID: set[str] = set()
-_VALID_MAX = 200_000
-
-
 def _pydantic_check(code: str) -> str:
-    if code in _VALID:
-        return code
     try:
-        validate(code)
-        if len(_VALID) < _VALID_MAX:
-            _VALID.add(code)
-        return code
+        return validate(code)
     except InvalidUscc as exc:
         raise PydanticCustomError(
             "uscc", "invalid USCC: {reason}", {"reason": exc.reason}

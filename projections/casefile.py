@@ -862,8 +862,9 @@ def _dimensions(findings: list[Finding]) -> tuple[DimensionStatus, ...]:
             else DimensionState.CLEAR
         )
         name_zh, name_en = DIMENSION_NAMES[dim]
+        # Built from already-typed values, eleven times per recompute: skip re-validation.
         out.append(
-            DimensionStatus(
+            DimensionStatus.model_construct(
                 dimension=dim,
                 name_zh=name_zh,
                 name_en=name_en,
@@ -884,7 +885,7 @@ def _counts(findings: list[Finding]) -> FindingCounts:
     for sev in Severity:
         fs = [f for f in findings if f.severity is sev]
         rows.append(
-            SeverityCount(
+            SeverityCount.model_construct(
                 severity=sev,
                 open=sum(f.status is FindingStatus.OPEN for f in fs),
                 rectified=sum(f.status is FindingStatus.RECTIFIED for f in fs),

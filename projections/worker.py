@@ -33,6 +33,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from events import Event, InvalidEvent, parse_event
 from events.envelope import PowerReading
+from projections import metrics
 from projections.recompute import Rules, load_rules, recompute
 from services import db, eventstore
 from services.broker import ensure_topics
@@ -229,6 +230,7 @@ class Projector(mode.Service):
         self.stats.batches += 1
         self.stats.consumed += len(records)
         self.stats.dead_lettered += len(dead)
+        self._observe(batches, records, dead, started, recomputed)
         log.info(
             "batch projected",
             consumed=len(records),
@@ -237,6 +239,29 @@ class Projector(mode.Service):
             started=started,
             seconds=round(time.time() - started, 3),
         )
+
+    def _observe(
+        self,
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        records: list[ConsumerRecord[bytes, bytes]],
+        dead: list[DeadLetter],
+        started: float,
+        recomputed_before: int,
+    ) -> None:
+        now = time.time()
+        metrics.CONSUMED.inc(len(records))
+        metrics.DEAD_LETTERED.inc(len(dead))
+        metrics.RECOMPUTED.inc(self.stats.recomputed - recomputed_before)
+        metrics.BATCH_SECONDS.observe(now - started)
+        for r in records:
+            if r.timestamp > 0:
+                metrics.VISIBLE_SECONDS.observe(max(0.0, now - r.timestamp / 1000))
+        assert self.consumer is not None
+        for tp in batches:
+            end = self.consumer.highwater(tp)
+            if end is not None:
+                last = batches[tp][-1].offset + 1
+                metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - last))
 
     async def _store_and_project(
         self, valid: list[tuple[ConsumerRecord[bytes, bytes], Event]]
@@ -281,8 +306,10 @@ class Projector(mode.Service):
                     continue
                 if outcome is AppendOutcome.ACCEPTED:
                     self.stats.applied += 1
+                    metrics.APPLIED.inc()
                 else:
                     self.stats.duplicates += 1
+                    metrics.DUPLICATES.inc()
                 touched[e.enterprise] = None
                 known[e.event_id] = e
                 if isinstance(e, PowerReading):
@@ -372,6 +399,7 @@ def run(settings: Settings) -> int:
     from faust.worker import Worker
 
     app, _ = create_app(settings)
+    metrics.serve(settings.worker_metrics_port)
     # Faust keeps its hands off logging: structlog renders its lines like everyone else's.
     worker = Worker(
         app,

@@ -17,6 +17,7 @@ from events.uscc import InvalidUscc, validate
 from projections.policy import Policy
 from services import readside
 from services.auth import Principal
+from services.db import Executor
 from services.http import ERRORS, TOO_LARGE, json_response, pool_of, require
 
 router = APIRouter(prefix="/v1", tags=["blacklist"], responses=ERRORS)
@@ -63,10 +64,10 @@ def policy_of(request: Request) -> Policy:
 
 
 async def _audit(
-    request: Request, who: Principal, route: str, codes: list[str], answers: list[str], v: int
+    conn: Executor, who: Principal, route: str, codes: list[str], answers: list[str], v: int
 ) -> None:
     if who.bank_id is not None:
-        await readside.audit(pool_of(request), who.bank_id, route, codes, answers, v)
+        await readside.audit(conn, who.bank_id, route, codes, answers, v)
 
 
 @router.get(
@@ -84,7 +85,7 @@ async def changes(
     rows = await readside.changes(pool_of(request), after, limit)
     next_after = rows[-1]["cursor"] if rows else after
     await _audit(
-        request,
+        pool_of(request),
         who,
         "changes",
         [r["uscc"] for r in rows],
@@ -103,12 +104,13 @@ async def status(
 ) -> Response:
     code = checked(uscc)
     at = evaluation_time(as_of)
-    pool = pool_of(request)
-    if as_of is None:
-        answer = await readside.blacklist_now(pool, code, at, policy_of(request))
-    else:
-        answer = await readside.blacklist_as_of(pool, code, at, policy_of(request))
-    await _audit(request, who, "status", [code], [answer["status"]], answer["data_version"])
+    # One connection for the answer and its audit row: the hot path of every bank.
+    async with pool_of(request).acquire() as conn:
+        if as_of is None:
+            answer = await readside.blacklist_now(conn, code, at, policy_of(request))
+        else:
+            answer = await readside.blacklist_as_of(conn, code, at, policy_of(request))
+        await _audit(conn, who, "status", [code], [answer["status"]], answer["data_version"])
     return json_response(200, answer)
 
 
@@ -128,7 +130,7 @@ async def explain(
     rules = await readside.explanation(pool, code, at, policy_of(request))
     version = await readside.data_version(pool)
     fired = ",".join(r.rule_id for r in rules if r.active) or "none"
-    await _audit(request, who, "explain", [code], [fired], version)
+    await _audit(pool, who, "explain", [code], [fired], version)
     return json_response(
         200,
         {
@@ -174,7 +176,7 @@ async def bulk(
         if "error" not in a:
             a.update(found.get(a["uscc"]) or _no_record(a["uscc"]))
     await _audit(
-        request,
+        pool,
         who,
         "bulk",
         [a["uscc"] for a in answers],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -18,7 +18,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.config import Settings
 from services.http import json_response, pool_of
@@ -45,17 +45,32 @@ CURSOR = Gauge("jointcase_change_feed_cursor", "latest change-feed cursor", regi
 LAG = Gauge("jointcase_worker_lag", "events on the topics not yet projected", registry=REGISTRY)
 
 
-class Metrics(BaseHTTPMiddleware):
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class Metrics:
+    """Request counts and latency by route template. Plain ASGI: Starlette's
+    BaseHTTPMiddleware would wrap every response in a stream and a task group."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        LATENCY.labels(template).observe(time.perf_counter() - start)
-        REQUESTS.labels(template, request.method, str(response.status_code)).inc()
-        return response
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(route).observe(time.perf_counter() - start)
+            REQUESTS.labels(route, scope["method"], str(status)).inc()
 
 
 async def worker_lag(settings: Settings) -> int:

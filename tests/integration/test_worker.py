@@ -12,11 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from events import parse_event
+from projections import metrics
 from projections.rebuild import rebuild
 from projections.recompute import Rules
 from projections.worker import Projector
@@ -27,6 +29,7 @@ from services.topics import dead_letter_topic, topic_for
 from tests.factories import NOW, event, finding, uscc
 from tests.fixtures_api import running
 from tests.fixtures_db import DatabaseFactory
+from tests.fixtures_http import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -76,9 +79,22 @@ async def test_published_events_become_case_files_and_blacklist_rows(
         kafka_bootstrap, topic_prefix, [*r3_events(listed), finding(watched, severity="serious")]
     )
     pool = await db.create_pool(dsn)
+    consumed = metrics.REGISTRY.get_sample_value("jointcase_worker_consumed_total") or 0
     try:
-        async with running(settings_for(dsn, kafka_bootstrap, topic_prefix)):
+        async with running(settings_for(dsn, kafka_bootstrap, topic_prefix)) as projector:
             await projected(pool, 4)
+            async with asyncio.timeout(20):
+                while projector.stats.consumed < 4:
+                    await asyncio.sleep(0.05)
+        # Prometheus: counted, and served over HTTP.
+        after = metrics.REGISTRY.get_sample_value("jointcase_worker_consumed_total")
+        assert after == consumed + 4
+        port = free_port()
+        metrics.serve(port)
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+        assert "jointcase_worker_batch_seconds_bucket" in text
+        assert "jointcase_worker_publish_to_visible_seconds_count" in text
         rows = {r["uscc"]: r for r in await pool.fetch("SELECT * FROM blacklist_status")}
         assert rows[listed]["status"] == "BLACKLISTED"
         body = orjson.loads(rows[listed]["body"])
