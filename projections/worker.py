@@ -163,7 +163,10 @@ class Projector(mode.Service):
         self.consumer = AIOKafkaConsumer(
             **consumer_kwargs_for(s, group_id=s.projector_group, client_id="worker"),
             partition_assignment_strategy=(RangePartitionAssignor,),
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+            # Prefetch is held per partition (14 topics x 12): keep it small, or a backlog
+            # fills hundreds of MB while a batch is being projected.
+            max_partition_fetch_bytes=256 * 1024,
+            fetch_max_bytes=16 * 1024 * 1024,
         )
         self.consumer.subscribe(stream_topics(self.prefix), listener=_Rebalance(self))
         await self.consumer.start()

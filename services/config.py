@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(default=1.0, gt=0)
 
     worker_group: str = ""  # consumer group; empty = "<topic prefix>projector"
-    worker_max_batch: int = Field(default=20_000, ge=1)
+    worker_max_batch: int = Field(default=50_000, ge=1)
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)  # Prometheus; 0 = off
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     policy_file: str = ""  # JSON policy document; empty = the built-in policy v1

@@ -34,31 +34,19 @@ from services.http import (
     Forbidden,
     NotFound,
     Problem,
+    TooLarge,
     Unauthorized,
     Unavailable,
     json_response,
     principal,
     problem,
+    read_body,
 )
 from services.ingest import RequestRefused, ingest
 from services.logging import get_logger
 from services.relay import Relay
 
 log = get_logger(__name__)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestRefused(413, f"body of {declared} bytes exceeds the limit of {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestRefused(413, f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 _EVENTS_DOC = """Publish one event (a JSON object) or a batch (a JSON array of up to the configured
@@ -148,6 +136,10 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
         # Input the database cannot represent (a NUL character, say) is the caller's error.
         return problem(422, f"invalid input: {exc}")
 
+    @app.exception_handler(TooLarge)
+    async def _too_large(_: Request, exc: TooLarge) -> Response:
+        return problem(413, str(exc))
+
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> Response:
         return problem(404, str(exc))
@@ -176,7 +168,7 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
         media = request.headers.get("content-type", "application/json").split(";")[0].strip()
         if media not in ("application/json", ""):
             raise RequestRefused(415, f"content type {media!r}: send application/json")
-        body = await _read_body(request, settings.max_body_bytes)
+        body = await read_body(request, settings.max_body_bytes)
         try:
             report = await ingest(
                 request.app.state.pool,

@@ -33,6 +33,25 @@ class NotFound(Exception):
     """404 with a reason."""
 
 
+class TooLarge(Exception):
+    """413: the body is over the size limit; nothing of it was read further."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (TooLarge) as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class FieldProblem(BaseModel):
     path: str
     reason: str

@@ -61,6 +61,7 @@ from services.http import (
     Unavailable,
     json_response,
     pool_of,
+    read_body,
     require,
 )
 from services.logging import get_logger
@@ -469,18 +470,8 @@ class _Refused(Exception):
 
 
 async def _read_codes(request: Request) -> list[str]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _Refused(413, f"body of {declared} bytes exceeds the limit of {MAX_BODY_BYTES}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _Refused(413, f"body exceeds the limit of {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
     try:
-        body = orjson.loads(b"".join(chunks))
+        body = orjson.loads(await read_body(request, MAX_BODY_BYTES))
     except orjson.JSONDecodeError as exc:
         raise _Refused(400, f"malformed JSON: {exc}") from None
     if not isinstance(body, dict):
