@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_api, bench_gateway, bench_producer
+from bench import bench_api, bench_gateway, bench_producer, bench_scaleout, bench_worker, faults
 
 
 def main(argv: list[str]) -> int:
@@ -15,6 +15,15 @@ def main(argv: list[str]) -> int:
         ("producer library", bench_producer.main, ["--events", n]),
         ("ingest gateway", bench_gateway.main, ["--events", n]),
         ("read API", bench_api.main, ["--seconds", "3", "--publish-seconds", "3"] if quick else []),
+        (
+            "projection worker",
+            bench_worker.main,
+            ["--events", n, "--enterprises", str(int(n) // 10), "--rss-events", "0"]
+            if quick
+            else [],
+        ),
+        ("scale-out", bench_scaleout.main, ["--events", "20000"] if quick else []),
+        ("faults", faults.main, ["--kills", "3"] if quick else []),
     ):
         print(f"\n== {name} ==", flush=True)
         failed += bench(args) != 0
