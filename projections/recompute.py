@@ -69,7 +69,7 @@ def load_rules(policy_file: str = "", rules_file: str = "") -> Rules:
 class Recomputed:
     enterprises: int
     changes: int  # change-feed rows written
-    notices: int  # deadline events emitted
+    notices: int  # derived events emitted: deadline notices, anomalies, escalations
 
 
 def project(
@@ -149,12 +149,8 @@ async def detect_power(
             since,
             until,
         )
-        series = [e for e in map(eventstore.decode, (r["body"] for r in rows))]
-        anomalies = [
-            a
-            for a in detectors.scan([e for e in series if isinstance(e, PowerReading)], config)
-            if a.window_start in closed
-        ]
+        series = [e for r in rows if isinstance(e := eventstore.decode(r["body"]), PowerReading)]
+        anomalies = [a for a in detectors.scan(series, config) if a.window_start in closed]
         if not anomalies:
             continue
         recorded = {

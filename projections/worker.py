@@ -33,7 +33,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from events import Event, InvalidEvent, parse_event
 from events.envelope import PowerReading
-from projections import metrics
+from projections import metrics, readmodels
 from projections.recompute import Rules, load_rules, recompute
 from services import db, eventstore
 from services.broker import ensure_topics
@@ -359,8 +359,6 @@ class Projector(mode.Service):
         locks serialise them and every write is idempotent."""
         if self.pool is None:
             return 0
-        from projections import readmodels
-
         now = self.clock()
         async with self.pool.acquire() as conn, conn.transaction():
             usccs = await readmodels.due(conn, now, limit)
