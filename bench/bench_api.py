@@ -457,7 +457,7 @@ async def run(bootstrap: str, args: argparse.Namespace) -> Results:
     log = Path(tempfile.mkdtemp()) / "worker.log"
     async with (
         scratch_database() as dsn,
-        service(dsn, bootstrap, prefix) as url,
+        service(dsn, bootstrap, prefix, args.http_workers) as url,
         worker_process(dsn, bootstrap, prefix, log) as worker,
     ):
         streams = sorted({s for s, _ in _MIX})
@@ -533,7 +533,8 @@ def report(r: Results, args: argparse.Namespace) -> None:
     w(f"{r.projection_seconds:.1f} s; statuses: {mix}\n\n")
 
     w(f"single-code lookup, open loop at {args.rate:,.0f} requests/s for {args.seconds:g} s, ")
-    w(f"{args.connections} HTTP connections, asyncpg pool of 10\n")
+    w(f"{args.connections} HTTP connections, {args.http_workers} service process(es), ")
+    w("asyncpg pool of 10\n")
     w(f"{'':32}{'achieved/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}\n")
     for label, f in (("GET /v1/blacklist/{uscc}", r.get), ("asyncpg, the route's query", r.fetch)):
         w(f"{label:32}{f.rate:>11,.0f}{_ms(f.pct(0.5)):>9.2f}{_ms(f.pct(0.99)):>9.2f}")
@@ -589,6 +590,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("aiohttp", "httpx"),
         default="aiohttp",
         help="HTTP client of the lookups; httpx spends about ten times more CPU per request",
+    )
+    parser.add_argument(
+        "--http-workers",
+        type=int,
+        default=2,
+        help="HTTP processes of the service (serve --workers)",
     )
     parser.add_argument("--bulk", type=int, default=10_000, help="codes per bulk request")
     parser.add_argument("--bulk-runs", type=int, default=10)

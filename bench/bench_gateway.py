@@ -52,7 +52,7 @@ async def scratch_database() -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def service(dsn: str, bootstrap: str, prefix: str) -> AsyncIterator[str]:
+async def service(dsn: str, bootstrap: str, prefix: str, workers: int = 1) -> AsyncIterator[str]:
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": dsn,
@@ -61,7 +61,9 @@ async def service(dsn: str, bootstrap: str, prefix: str) -> AsyncIterator[str]:
         "LOG_LEVEL": "WARNING",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "serve", "--port", str(port), env=env
+        *(sys.executable, "-m", "services.cli", "serve", "--port", str(port)),
+        *("--workers", str(workers)),
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,6 +71,7 @@ async def service(dsn: str, bootstrap: str, prefix: str) -> AsyncIterator[str]:
             for _ in range(200):
                 with contextlib.suppress(httpx.TransportError):
                     if (await client.get("/healthz")).status_code == 200:
+                        await asyncio.sleep(0.5 * (workers - 1))  # the others start alike
                         break
                 await asyncio.sleep(0.05)
             else:

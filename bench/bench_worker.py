@@ -159,8 +159,9 @@ def batches(log: Path) -> list[dict[str, Any]]:
     out = []
     for line in log.read_bytes().splitlines():
         if b'"batch projected"' in line:
+            # A terminal control sequence may precede the JSON on a line.
             with contextlib.suppress(orjson.JSONDecodeError):
-                out.append(orjson.loads(line))
+                out.append(orjson.loads(line[line.find(b"{") :]))
     return out
 
 

@@ -7,7 +7,7 @@
 #                          no READ, no other topic, no consumer group.
 #   The task force has no principal: it writes through the HTTP gateway only.
 #
-# The internal services, once they connect with principals of their own (SASL):
+# The internal services, when they connect with principals of their own (SASL):
 #   worker    READ and DESCRIBE on every stream topic; WRITE and DESCRIBE on the dead-letter
 #             topic; CREATE on the system's topics (it provisions them at start); READ on its
 #             consumer group <prefix>projector; for its Faust app, every operation on the topics

@@ -845,33 +845,44 @@ def _finding(
     )
 
 
+def _clear(dim: Dimension) -> DimensionStatus:
+    name_zh, name_en = DIMENSION_NAMES[dim]
+    return DimensionStatus(
+        dimension=dim,
+        name_zh=name_zh,
+        name_en=name_en,
+        status=DimensionState.CLEAR,
+        highest_open_severity=None,
+        open_finding_ids=(),
+        rectified_finding_ids=(),
+        source_event_ids=(),
+    )
+
+
+# Most dimensions of most enterprises have no finding: their (immutable) rows are shared.
+_CLEAR_DIMENSIONS = {dim: _clear(dim) for dim in Dimension}
+
+
 def _dimensions(findings: list[Finding]) -> tuple[DimensionStatus, ...]:
     by_dim: dict[Dimension, list[Finding]] = {}
     for f in findings:
         by_dim.setdefault(f.dimension, []).append(f)
     out = []
-    for dim in Dimension:
-        fs = by_dim.get(dim, [])
+    for dim, clear in _CLEAR_DIMENSIONS.items():
+        fs = by_dim.get(dim)
+        if not fs:
+            out.append(clear)
+            continue
         open_ = [f for f in fs if f.status is FindingStatus.OPEN]
         done = [f for f in fs if f.status is FindingStatus.RECTIFIED]
-        state = (
-            DimensionState.OPEN
-            if open_
-            else DimensionState.RECTIFIED
-            if done
-            else DimensionState.CLEAR
-        )
-        name_zh, name_en = DIMENSION_NAMES[dim]
-        # Built from already-typed values, eleven times per recompute: skip re-validation.
+        highest = max((f.severity for f in open_), key=_SEVERITY_RANK.__getitem__, default=None)
         out.append(
-            DimensionStatus.model_construct(
+            DimensionStatus(
                 dimension=dim,
-                name_zh=name_zh,
-                name_en=name_en,
-                status=state,
-                highest_open_severity=max((f.severity for f in open_), key=lambda s: s.rank)
-                if open_
-                else None,
+                name_zh=clear.name_zh,
+                name_en=clear.name_en,
+                status=DimensionState.OPEN if open_ else DimensionState.RECTIFIED,
+                highest_open_severity=highest,
                 open_finding_ids=tuple(f.finding_id for f in open_),
                 rectified_finding_ids=tuple(f.finding_id for f in done),
                 source_event_ids=tuple(i for f in fs for i in f.source_event_ids),
@@ -880,19 +891,26 @@ def _dimensions(findings: list[Finding]) -> tuple[DimensionStatus, ...]:
     return tuple(out)
 
 
+_SEVERITY_RANK = {sev: sev.rank for sev in Severity}
+
+
 def _counts(findings: list[Finding]) -> FindingCounts:
+    by_sev: dict[Severity, list[Finding]] = {sev: [] for sev in Severity}
+    for f in findings:
+        by_sev[f.severity].append(f)
     rows = []
-    for sev in Severity:
-        fs = [f for f in findings if f.severity is sev]
+    n_open = 0
+    for sev, fs in by_sev.items():
+        opened = sum(f.status is FindingStatus.OPEN for f in fs)
+        n_open += opened
         rows.append(
-            SeverityCount.model_construct(
+            SeverityCount(
                 severity=sev,
-                open=sum(f.status is FindingStatus.OPEN for f in fs),
-                rectified=sum(f.status is FindingStatus.RECTIFIED for f in fs),
+                open=opened,
+                rectified=len(fs) - opened,
                 source_event_ids=tuple(f.finding_id for f in fs),
             )
         )
-    n_open = sum(f.status is FindingStatus.OPEN for f in findings)
     return FindingCounts(
         total=len(findings),
         open=n_open,

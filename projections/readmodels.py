@@ -12,6 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 from events import Event
 from projections.blacklist import BlacklistStatus
@@ -26,7 +27,7 @@ UNSHAPING_TYPES = ("PowerReading",)
 # Transaction-level advisory lock taken before inserting change-feed rows: cursors then
 # become visible in commit order.
 _CHANGE_FEED_LOCK = 0x6A6F696E7463  # "jointc"
-_CHANGE_FEED_LOCK_SPACE = 0x6A6F  # first key of the two-key enterprise locks
+_ENTERPRISE_LOCK_SPACE = 0x6A6F  # first key of the two-key enterprise locks
 
 
 async def histories(
@@ -47,20 +48,27 @@ async def histories(
     return out
 
 
-LOCK_BUCKETS = 256  # the lock table is small: enterprises share locks by hash bucket
+# Enterprises share advisory locks by bucket (the lock table is small). The bucket is the
+# enterprise's Kafka key hash, as the producers partition (murmur2), modulo a number that the
+# usual partition counts divide (12 by default): workers owning different partitions then take
+# different locks and never wait on each other, and rebuild jobs given different buckets
+# neither. Correctness does not depend on it: every process computes the same bucket.
+LOCK_BUCKETS = 384  # 2^7 x 3
+
+
+def lock_bucket(uscc: str) -> int:
+    hashed: int = murmur2(uscc.encode())
+    return (hashed & 0x7FFFFFFF) % LOCK_BUCKETS
 
 
 async def lock_enterprises(conn: Connection, usccs: Iterable[str]) -> None:
-    """Serialise recomputes of the same enterprise across workers and the scheduler (held to
-    the end of the transaction). Enterprises map to a bounded number of lock buckets, taken in
-    order, so a batch of any size fits the lock table and two batches never deadlock."""
+    """Serialise recomputes of the same enterprise across workers, the scheduler and rebuild
+    (held to the end of the transaction). Buckets are taken in order, so a batch of any size
+    fits the lock table and two batches never deadlock."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock($2, b) FROM ("
-        "  SELECT DISTINCT (abs(hashtext(u)) % $3)::int AS b FROM unnest($1::text[]) AS u"
-        ") AS t ORDER BY b",
-        list(set(usccs)),
-        _CHANGE_FEED_LOCK_SPACE,
-        LOCK_BUCKETS,
+        "SELECT pg_advisory_xact_lock($1, b) FROM unnest($2::int[]) AS b ORDER BY b",
+        _ENTERPRISE_LOCK_SPACE,
+        sorted({lock_bucket(u) for u in usccs}),
     )
 
 
@@ -143,7 +151,7 @@ async def save(conn: Connection, projections: Sequence[Projection]) -> int:
                                reduction_tonnes, reduction_done_tonnes, tipoffs_open,
                                tipoffs_overdue, tipoffs_reward)
         SELECT u, n, r, i, cs, ms, string_to_array(od, ','), string_to_array(ag, ','), st, ec,
-               lr, b::jsonb, now(), tg, tm, rt, rd, toa, tov, trw
+               lr, b::json, now(), tg, tm, rt, rd, toa, tov, trw
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                     $7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[],
                     $12::text[], $13::int[], $14::int[], $15::float8[], $16::float8[],

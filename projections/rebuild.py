@@ -3,20 +3,30 @@
 The same handler as the worker, so the result equals the incrementally built one; the read
 models stay online meanwhile (each enterprise is rewritten in place, and the change feed gets a
 row only where a status really changes, e.g. under a new policy).
+
+The fold is pure and per enterprise, so the work is spread over processes (`--jobs`, one per
+core by default). Each job gets its own lock buckets (`readmodels.lock_bucket`), so the jobs
+never wait on one another's locks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import asyncpg
 from tqdm import tqdm
 
+from projections.readmodels import lock_bucket
 from projections.recompute import Rules, load_rules, recompute
-from services import db
 from services.config import Settings
+from services.memory import tune_gc
 
 CHUNK = 500  # enterprises per transaction
 
@@ -29,36 +39,105 @@ class Rebuilt:
     seconds: float
 
 
-async def rebuild(dsn: str, rules: Rules, *, progress: bool = False) -> Rebuilt:
+def plan(usccs: Sequence[str], jobs: int) -> list[list[str]]:
+    """Transactions of at most CHUNK enterprises, each from the lock buckets of one job only,
+    interleaved across jobs so that every job has work from start to end."""
+    per_job: list[list[str]] = [[] for _ in range(jobs)]
+    for u in usccs:
+        per_job[lock_bucket(u) % jobs].append(u)
+    chunks = [[u[i : i + CHUNK] for i in range(0, len(u), CHUNK)] for u in per_job]
+    return [c for round_ in _interleave(chunks) for c in round_]
+
+
+def _interleave(lists: list[list[list[str]]]) -> list[list[list[str]]]:
+    longest = max((len(x) for x in lists), default=0)
+    return [[x[i] for x in lists if i < len(x)] for i in range(longest)]
+
+
+async def _recompute_chunk(conn: asyncpg.Connection, usccs: list[str], rules: Rules) -> int:
+    async with conn.transaction():
+        done = await recompute(conn, usccs, now=datetime.now(UTC), rules=rules)
+    return done.changes
+
+
+# --- one job per process (the pool's processes keep one connection each) ---------------
+
+_job: tuple[asyncio.AbstractEventLoop, asyncpg.Connection, Rules] | None = None
+
+
+def _start_job(dsn: str, rules: Rules) -> None:
+    global _job
+    loop = asyncio.new_event_loop()
+    _job = (loop, loop.run_until_complete(asyncpg.connect(dsn)), rules)
+    tune_gc()
+
+
+def _run_chunk(usccs: list[str]) -> int:
+    assert _job is not None, "the job process was not started"
+    loop, conn, rules = _job
+    return loop.run_until_complete(_recompute_chunk(conn, usccs, rules))
+
+
+async def rebuild(
+    dsn: str, rules: Rules, *, progress: bool = False, jobs: int | None = None
+) -> Rebuilt:
     start = time.perf_counter()
-    pool = await db.create_pool(dsn, max_size=2)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    conn = await asyncpg.connect(dsn)
     try:
         usccs = [
             r["enterprise"]
-            for r in await pool.fetch(
+            for r in await conn.fetch(
                 "SELECT DISTINCT enterprise FROM event_store ORDER BY enterprise"
             )
         ]
-        events = int(await pool.fetchval("SELECT count(*) FROM event_store"))
-        changes = 0
+        events = int(await conn.fetchval("SELECT count(*) FROM event_store"))
+        chunks = plan(usccs, jobs)
         with tqdm(total=len(usccs), unit="enterprise", disable=not progress, desc="rebuild") as bar:
-            for i in range(0, len(usccs), CHUNK):
-                chunk = usccs[i : i + CHUNK]
-                async with pool.acquire() as conn, conn.transaction():
-                    done = await recompute(conn, chunk, now=datetime.now(UTC), rules=rules)
-                changes += done.changes
-                bar.update(len(chunk))
+            if jobs == 1:
+                changes = 0
+                for chunk in chunks:
+                    changes += await _recompute_chunk(conn, chunk, rules)
+                    bar.update(len(chunk))
+            else:
+                changes = await _in_processes(dsn, rules, chunks, jobs, bar)
     finally:
-        await pool.close()
+        await conn.close()
     return Rebuilt(len(usccs), events, changes, time.perf_counter() - start)
 
 
-def main(settings: Settings, *, progress: bool = True) -> int:
+async def _in_processes(
+    dsn: str, rules: Rules, chunks: list[list[str]], jobs: int, bar: tqdm[None]
+) -> int:
+    loop = asyncio.get_running_loop()
+    # spawn: the parent runs an event loop and holds connections that a fork would share.
+    pool = ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_job,
+        initargs=(dsn, rules),
+    )
+
+    async def run(chunk: list[str]) -> int:
+        changes = await loop.run_in_executor(pool, _run_chunk, chunk)
+        bar.update(len(chunk))
+        return changes
+
+    try:
+        return sum(await asyncio.gather(*(run(c) for c in chunks)))
+    finally:
+        # On a failure, what has not started is dropped; each chunk is its own transaction.
+        pool.shutdown(cancel_futures=True)
+
+
+def main(settings: Settings, *, progress: bool = True, jobs: int | None = None) -> int:
+    tune_gc()
     result = asyncio.run(
         rebuild(
             settings.database_url,
             load_rules(settings.policy_file, settings.rules_file),
             progress=progress,
+            jobs=jobs,
         )
     )
     print(

@@ -15,7 +15,6 @@ time instead of one per agent step.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,11 +35,12 @@ from events.envelope import PowerReading
 from projections import metrics, readmodels
 from projections.recompute import Rules, load_rules, recompute
 from services import db, eventstore
-from services.broker import ensure_topics
+from services.broker import ensure_topics_for
 from services.config import Settings
 from services.eventstore import AppendOutcome
 from services.kafka import consumer_kwargs_for, faust_settings_for, producer_kwargs_for
 from services.logging import event_logger, get_logger
+from services.memory import tune_gc
 from services.topics import dead_letter_topic, stream_of_topic, stream_topics
 
 log = get_logger(__name__)
@@ -147,6 +147,7 @@ class Projector(mode.Service):
         self.batch_lock = asyncio.Lock()
         self.assigned: set[TopicPartition] = set()
         self.stats = Stats()
+        self.refused = 0  # events of the batch in flight dead-lettered for a processing failure
         self.pool: asyncpg.Pool | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -154,9 +155,7 @@ class Projector(mode.Service):
 
     async def on_start(self) -> None:
         s = self.settings
-        await ensure_topics(
-            s.bootstrap_servers, self.prefix, s.topic_partitions, s.topic_replication_factor
-        )
+        await ensure_topics_for(s)
         self.pool = await db.create_pool(s.database_url, max_size=4)
         self.producer = AIOKafkaProducer(**producer_kwargs_for(s, client_id="jointcase-worker"))
         await self.producer.start()
@@ -173,13 +172,15 @@ class Projector(mode.Service):
         self.add_future(self._consume())
 
     async def on_stop(self) -> None:
-        async with self.batch_lock:
-            if self.consumer is not None:
-                await self.consumer.stop()
-            if self.producer is not None:
-                await self.producer.stop()
-            if self.pool is not None:
-                await self.pool.close()
+        async with self.batch_lock:  # the batch in flight finishes and commits
+            pass
+        # Not under the lock: leaving the group revokes partitions, whose listener takes it.
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.pool is not None:
+            await self.pool.close()
 
     async def _consume(self) -> None:
         assert self.consumer is not None
@@ -188,6 +189,8 @@ class Projector(mode.Service):
             if not batches:
                 continue
             async with self.batch_lock:
+                if self.should_stop:
+                    break  # not committed: delivered again after the restart
                 await self.process(batches)
 
     async def _next_batch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
@@ -269,28 +272,59 @@ class Projector(mode.Service):
     async def _store_and_project(
         self, valid: list[tuple[ConsumerRecord[bytes, bytes], Event]]
     ) -> list[DeadLetter]:
-        """Append and recompute in one transaction, retrying while the database is down."""
+        """Append and recompute in one transaction, retrying while the database is down; events
+        the database refuses for any other reason are isolated and dead-lettered."""
         # A record redelivered within one batch (or the same event on two topics) counts once.
         unique: dict[object, tuple[ConsumerRecord[bytes, bytes], Event]] = {}
         for r, e in valid:
             unique.setdefault(e.event_id, (r, e))
-        items = list(unique.values())
+        self.refused = 0
+        return await self._isolating(list(unique.values()))
+
+    async def _isolating(self, items: list[Item]) -> list[DeadLetter]:
+        """Store and project `items`; if that fails for a reason other than the database being
+        down, bisect them, each part in its own transaction, until the failing events are
+        alone. The worker never stalls on a poison event: it goes to the dead-letter topic and
+        everything else in the batch is projected."""
+        try:
+            return await self._retrying(items)
+        except Exception as exc:
+            if _retry_whole(exc):
+                raise  # stopping meanwhile: the batch will be delivered again
+            if len(items) == 1:
+                self.refused += 1
+                if self.refused > MAX_REFUSED_PER_BATCH:
+                    # Not one bad event but something wrong with every event (a fold bug, a
+                    # changed schema): stop here rather than empty the streams into the
+                    # dead-letter topic. Nothing is committed; a restart resumes here.
+                    raise SystemicFailure(
+                        f"more than {MAX_REFUSED_PER_BATCH} events of one batch refused; "
+                        f"the last: {_describe(exc)}"
+                    ) from exc
+                return [_refused(items[0], exc)]
+            log.info("batch refused; splitting it", events=len(items), error=_describe(exc))
+        dead: list[DeadLetter] = []
+        for part in _halves(items):
+            dead += await self._isolating(part)
+        return dead
+
+    async def _retrying(self, items: list[Item]) -> list[DeadLetter]:
+        """One transaction over `items`, tried again until the database is reachable."""
         delay = 0.2
         while True:
             try:
                 return await self._transaction(items)
             except Exception as exc:
-                if not db.is_unavailable(exc) or self.should_stop:
+                if not _retry_whole(exc) or self.should_stop:
                     raise
-                log.warning("database unavailable; retrying the batch", error=str(exc))
+                log.warning("cannot store the batch now; retrying it", error=_describe(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _transaction(
-        self, items: list[tuple[ConsumerRecord[bytes, bytes], Event]]
-    ) -> list[DeadLetter]:
+    async def _transaction(self, items: list[Item]) -> list[DeadLetter]:
         assert self.pool is not None
         dead: list[DeadLetter] = []
+        applied = duplicates = 0
         async with self.pool.acquire() as conn, conn.transaction():
             outcomes = []
             for i in range(0, len(items), APPEND_CHUNK):
@@ -308,11 +342,9 @@ class Projector(mode.Service):
                     dead.append(DeadLetter(r, reason))
                     continue
                 if outcome is AppendOutcome.ACCEPTED:
-                    self.stats.applied += 1
-                    metrics.APPLIED.inc()
+                    applied += 1
                 else:
-                    self.stats.duplicates += 1
-                    metrics.DUPLICATES.inc()
+                    duplicates += 1
                 touched[e.enterprise] = None
                 known[e.event_id] = e
                 if isinstance(e, PowerReading):
@@ -325,6 +357,11 @@ class Projector(mode.Service):
                 known=known,
                 readings=readings,
             )
+        # Counted once committed: a transaction that is retried or split must not count twice.
+        self.stats.applied += applied
+        self.stats.duplicates += duplicates
+        metrics.APPLIED.inc(applied)
+        metrics.DUPLICATES.inc(duplicates)
         self.stats.recomputed += done.enterprises
         self.stats.changes += done.changes
         return dead
@@ -370,6 +407,63 @@ class Projector(mode.Service):
         return len(usccs)
 
 
+# --- poison isolation (pure) ----------------------------------------------------------
+
+Item = tuple[ConsumerRecord[bytes, bytes], Event]
+
+
+def _halves(items: list[Item]) -> tuple[list[Item], list[Item]]:
+    """A refused batch in two. While it holds several enterprises, each enterprise's events
+    stay on one side: a recompute reads the enterprise's whole history, so splitting its
+    events would only recompute it again. Only a refused enterprise's own events are split."""
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(item[1].enterprise, []).append(item)
+    if len(groups) > 1:
+        ordered = list(groups.values())
+        middle = len(ordered) // 2
+        return _flat(ordered[:middle]), _flat(ordered[middle:])
+    # One enterprise: halves in order, so its events are still stored in the order received.
+    middle = len(items) // 2
+    return items[:middle], items[middle:]
+
+
+def _flat(groups: list[list[Item]]) -> list[Item]:
+    return [item for group in groups for item in group]
+
+
+class SystemicFailure(RuntimeError):
+    """Events fail for a reason that is not theirs: the worker stops instead of dead-lettering."""
+
+
+MAX_REFUSED_PER_BATCH = 100
+
+# Beside "unreachable": errors no event causes, which retrying the same batch outlives
+# (deadlock, serialisation failure) or an operator fixes (permissions, a missing table, an
+# internal error). Such a batch waits; it is never split or dead-lettered.
+_RETRY_SQLSTATE_CLASSES = ("40", "42", "28", "3D", "3F", "58", "XX")
+
+
+def _retry_whole(exc: BaseException) -> bool:
+    if db.is_unavailable(exc):
+        return True
+    state = getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
+    return isinstance(state, str) and state[:2] in _RETRY_SQLSTATE_CLASSES
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _refused(item: Item, exc: BaseException) -> DeadLetter:
+    record, event = item
+    reason = f"processing failed: {_describe(exc)}"
+    event_logger(log, event.event_id, event.enterprise, event.stream).warning(
+        "dead-lettered", reason=reason
+    )
+    return DeadLetter(record, reason)
+
+
 # --- the Faust app (composition root of the worker) -----------------------------------
 
 
@@ -399,8 +493,9 @@ def run(settings: Settings) -> int:
     """Blocking entry point of `jointcase worker`."""
     from faust.worker import Worker
 
-    app, _ = create_app(settings)
+    app, projector = create_app(settings)
     metrics.serve(settings.worker_metrics_port)
+    tune_gc()
     # Faust keeps its hands off logging: structlog renders its lines like everyone else's.
     worker = Worker(
         app,
@@ -409,6 +504,10 @@ def run(settings: Settings) -> int:
         redirect_stdouts=False,
         override_logging=False,
     )
-    with contextlib.suppress(SystemExit):
+    code: int | str | None = 0
+    try:
         worker.execute_from_commandline()
-    return 0
+    except SystemExit as exc:
+        code = exc.code
+    # A crash (a systemic failure, say) exits non-zero, so that a supervisor sees it.
+    return 1 if projector.crashed or code not in (0, None) else 0

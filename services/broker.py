@@ -24,7 +24,8 @@ from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, for_code
 
-from services.kafka import admin_kwargs
+from services.config import Settings
+from services.kafka import PLAINTEXT, KafkaSecurity, admin_kwargs
 from services.logging import get_logger
 from services.topics import dead_letter_topic, stream_topics
 
@@ -314,6 +315,7 @@ async def ensure_topics(
     replication: int,
     *,
     timeout_ms: int = 15_000,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create the stream topics and the dead-letter topic if missing; return their names.
 
@@ -323,7 +325,7 @@ async def ensure_topics(
     if partitions < 1 or replication < 1:
         raise ValueError("partitions and replication must be at least 1")
     names = all_topics(prefix)
-    admin = AIOKafkaAdminClient(**admin_kwargs(bootstrap))
+    admin = AIOKafkaAdminClient(**admin_kwargs(bootstrap, security=security))
     try:
         await admin.start()
     except KafkaError as exc:
@@ -355,6 +357,18 @@ async def ensure_topics(
     if wrong:
         raise PartitionCountMismatch(partitions, wrong)
     return names
+
+
+async def ensure_topics_for(settings: Settings, *, timeout_ms: int = 15_000) -> list[str]:
+    """`ensure_topics` for the configured broker, security, prefix and topic layout."""
+    return await ensure_topics(
+        settings.bootstrap_servers,
+        settings.topic_prefix,
+        settings.topic_partitions,
+        settings.topic_replication_factor,
+        timeout_ms=timeout_ms,
+        security=KafkaSecurity.from_settings(settings),
+    )
 
 
 async def _partition_counts(

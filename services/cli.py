@@ -7,6 +7,9 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
+
+from events.streams import Stream
 from services import config, logging
 
 
@@ -69,7 +72,13 @@ def _token_revoke(args: argparse.Namespace, settings: config.Settings) -> int:
 def _serve(args: argparse.Namespace, settings: config.Settings) -> int:
     from services import server
 
-    server.serve(settings, host=args.host, port=args.port, run_relay=not args.no_relay)
+    server.serve(
+        settings,
+        host=args.host,
+        port=args.port,
+        run_relay=not args.no_relay,
+        workers=args.workers,
+    )
     return 0
 
 
@@ -89,13 +98,13 @@ def _worker(args: argparse.Namespace, settings: config.Settings) -> int:
 def _rebuild(args: argparse.Namespace, settings: config.Settings) -> int:
     from projections import rebuild
 
-    return rebuild.main(settings, progress=not args.quiet)
+    return rebuild.main(settings, progress=not args.quiet, jobs=args.jobs)
 
 
 def _publish(args: argparse.Namespace, settings: config.Settings) -> int:
     from services import publish
 
-    return publish.main(args.file, settings)
+    return publish.main(args.file, settings, streams=args.stream)
 
 
 def _run(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -139,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--no-relay", action="store_true", help="do not run the outbox relay here")
+    p.add_argument(
+        "--workers", type=int, default=None, help="HTTP processes (default: HTTP_WORKERS, 1)"
+    )
 
     command("relay", _relay, "run only the outbox relay (event store -> Kafka)")
 
@@ -146,9 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("rebuild", _rebuild, "recompute every read model from the event store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--jobs", type=int, default=None, help="processes to recompute in (default: one per core)"
+    )
 
     p = command("publish", _publish, "publish events from a JSON Lines file to Kafka")
     p.add_argument("file", help="JSON Lines file, one event per line")
+    p.add_argument(
+        "--stream",
+        action="append",
+        choices=[s.value for s in Stream],
+        metavar="STREAM",
+        help="publish only this stream (repeatable; default: every stream); the topics of the "
+        "others are not checked, and their events are refused",
+    )
 
     p = command("run", _run, "run everything locally: broker, database, service, demo data")
     p.add_argument("--port", type=int, default=None)
@@ -158,7 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = config.load()
+    try:
+        settings = config.load()
+    except ValidationError as exc:
+        for line in config.describe_errors(exc):
+            print(f"configuration: {line}", file=sys.stderr)
+        return 2
     logging.configure(settings.log_format, settings.log_level)
     result: int = args.fn(args, settings)
     return result

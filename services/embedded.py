@@ -14,7 +14,7 @@ import uvicorn
 
 from projections import worker
 from services import auth, db, demo, scenario
-from services.broker import LocalBroker, ensure_topics
+from services.broker import LocalBroker, ensure_topics_for
 from services.config import Settings
 from services.gateway import create_app
 from services.logging import get_logger
@@ -77,12 +77,7 @@ async def _worker(settings: Settings) -> AsyncIterator[None]:
 async def run(settings: Settings, keep_running: bool) -> int:
     await db.upgrade(settings.database_url)
     async with _broker(settings) as settings:
-        await ensure_topics(
-            settings.bootstrap_servers,
-            settings.topic_prefix,
-            settings.topic_partitions,
-            settings.topic_replication_factor,
-        )
+        await ensure_topics_for(settings)
         async with _service(settings) as url, _worker(settings):
             pool = await db.create_pool(settings.database_url, max_size=2)
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -18,10 +19,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.config import Settings
 from services.http import json_response, pool_of
+from services.kafka import consumer_kwargs_for
 from services.topics import stream_topics
 
 router = APIRouter(tags=["operations"])
@@ -40,9 +43,26 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )
-OUTBOX = Gauge("jointcase_outbox_pending", "events stored but not yet relayed", registry=REGISTRY)
-CURSOR = Gauge("jointcase_change_feed_cursor", "latest change-feed cursor", registry=REGISTRY)
-LAG = Gauge("jointcase_worker_lag", "events on the topics not yet projected", registry=REGISTRY)
+# Read at scrape time by whichever process answers: with several HTTP processes, the latest
+# reading of any of them is the answer.
+OUTBOX = Gauge(
+    "jointcase_outbox_pending",
+    "events stored but not yet relayed",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+CURSOR = Gauge(
+    "jointcase_change_feed_cursor",
+    "latest change-feed cursor",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+LAG = Gauge(
+    "jointcase_worker_lag",
+    "events on the topics not yet projected",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
 
 
 class Metrics:
@@ -78,11 +98,15 @@ async def worker_lag(settings: Settings) -> int:
     # A consumer of the group that never subscribes reads its committed offsets without
     # joining it (no rebalance of the workers).
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=settings.projector_group,
-        enable_auto_commit=False,
+        **consumer_kwargs_for(
+            settings, group_id=settings.projector_group, client_id="jointcase-readyz"
+        )
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # a failed start (refused credentials, say) still holds its client
+        raise
     try:
         await consumer.topics()
         parts = [
@@ -148,4 +172,14 @@ async def metrics(request: Request) -> Response:
     if ok and row is not None:
         OUTBOX.set(row["outbox"])
         CURSOR.set(row["cursor"])
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(_exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _exposition() -> bytes:
+    """This process's metrics; with several HTTP processes (`serve --workers`), all of theirs,
+    from the files each process writes to PROMETHEUS_MULTIPROC_DIR."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)

@@ -4,6 +4,16 @@
         result = await producer.send(event_or_dict)            # Accepted, or raises
         results = await producer.send_batch(many_events)       # one result per item
 
+An agency producing under its own Kafka principal, which may write and describe its own topic
+only, names its stream and its credentials:
+
+    EventProducer(
+        "kafka.example.gov.cn:9094",
+        profile="kafka",
+        streams=["tax"],
+        security=KafkaSecurity(protocol="SASL_SSL", username="agency-tax", password=password),
+    )
+
 Each event goes to its stream's topic, keyed by the enterprise's USCC (so one enterprise's
 events stay in order on one partition), as the event's JSON, with `event_type` and `event_id`
 headers. A send returns only once the broker has acknowledged it (acks=all). Resending an event
@@ -13,7 +23,7 @@ is safe: consumers deduplicate by `event_id`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -39,7 +49,9 @@ from services.kafka import (
     DEFAULT_LINGER_MS,
     DEFAULT_MAX_BATCH_BYTES,
     DEFAULT_REQUEST_TIMEOUT_MS,
+    PLAINTEXT,
     KafkaProfile,
+    KafkaSecurity,
     producer_kwargs,
 )
 from services.logging import get_logger
@@ -51,6 +63,7 @@ __all__ = [
     "EventProducer",
     "Failed",
     "InvalidEvent",
+    "KafkaSecurity",
     "ProducerError",
     "PublishFailed",
     "Rejected",
@@ -164,7 +177,12 @@ def _raw_event_id(item: object) -> str | None:
 
 
 class EventProducer:
-    """Publishes events to their streams' topics. Use as an async context manager."""
+    """Publishes events to their streams' topics. Use as an async context manager.
+
+    `streams` restricts the producer to those streams (default: every stream): only their
+    topics are checked at start, and an event of another stream is refused as invalid, with
+    the reason on its `stream` field. `security` is how it connects (default PLAINTEXT).
+    """
 
     def __init__(
         self,
@@ -172,6 +190,8 @@ class EventProducer:
         *,
         topic_prefix: str = "jointcase.",
         profile: KafkaProfile = "local",
+        streams: Collection[Stream | str] | None = None,
+        security: KafkaSecurity = PLAINTEXT,
         clock_skew: timedelta = timedelta(seconds=300),
         client_id: str = "jointcase-producer",
         linger_ms: int = DEFAULT_LINGER_MS,
@@ -184,6 +204,8 @@ class EventProducer:
         self.bootstrap_servers = bootstrap_servers
         self.topic_prefix = topic_prefix
         self.profile: KafkaProfile = profile
+        self.streams: frozenset[Stream] = _streams(streams)
+        self.security = security
         self.clock_skew = clock_skew
         self.start_timeout = start_timeout
         self.verify_topics = verify_topics
@@ -195,25 +217,30 @@ class EventProducer:
             linger_ms=linger_ms,
             max_batch_size=max_batch_size,
             request_timeout_ms=request_timeout_ms,
+            security=security,
         )
-        self._topics: dict[Stream, str] = {s: topic_for(s, topic_prefix) for s in Stream}
+        # The streams this producer publishes, in declaration order (for stable messages).
+        self._topics: dict[Stream, str] = {
+            s: topic_for(s, topic_prefix) for s in Stream if s in self.streams
+        }
         self._producer: AIOKafkaProducer | None = None
         self._partition_ids: dict[str, list[int]] = {}
         self._key_hashes: dict[bytes, int] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> EventProducer:
-        """A producer for the configured broker, profile, topic prefix and clock skew."""
+        """A producer as configured: broker, profile, security, topic prefix, clock skew."""
         options: dict[str, Any] = {
             "topic_prefix": settings.topic_prefix,
             "profile": settings.kafka_profile,
+            "security": KafkaSecurity.from_settings(settings),
             "clock_skew": timedelta(seconds=settings.clock_skew_seconds),
         }
         options.update(overrides)
         return cls(settings.bootstrap_servers, **options)
 
     def topic_of(self, stream: Stream | str) -> str:
-        return self._topics[Stream(stream)]
+        return topic_for(Stream(stream), self.topic_prefix)
 
     # lifecycle
 
@@ -242,7 +269,9 @@ class EventProducer:
 
     async def _check_topics(self, producer: AIOKafkaProducer) -> None:
         # Sending to a missing topic would make tansu auto-create it with its own default
-        # partition count, breaking co-partitioning: check once, up front.
+        # partition count, breaking co-partitioning: check once, up front. The all-topics
+        # listing is safe on both brokers: tansu auto-creates a topic asked for by name, and
+        # Kafka lists only the topics the principal may describe.
         try:
             cluster = await producer.client.fetch_all_metadata()
         except KafkaError as exc:
@@ -251,9 +280,12 @@ class EventProducer:
         wanted = list(self._topics.values())
         missing = [t for t in wanted if t not in known]
         if missing:
+            hint = "provision them first (services.broker.ensure_topics)"
+            if self.security.uses_sasl:
+                hint += f", or grant {self.security.username!r} DESCRIBE on them"
             raise TopicsNotProvisioned(
                 f"{len(missing)} stream topic(s) missing on {self.bootstrap_servers}: "
-                f"{', '.join(missing)}; provision them first (services.broker.ensure_topics)",
+                f"{', '.join(missing)}; {hint}",
                 missing,
             )
         counts = {t: len(cluster.partitions_for_topic(t) or ()) for t in wanted}
@@ -302,10 +334,18 @@ class EventProducer:
             event = item
         else:
             event = parse_event(dict(item) if isinstance(item, Mapping) else item)
+        if event.stream not in self.streams:
+            raise InvalidEvent([self._foreign_stream(event.stream)])
         errors = check_clock(event, now or self._clock(), self.clock_skew)
         if errors:
             raise InvalidEvent(errors)
         return event
+
+    def _foreign_stream(self, stream: Stream) -> FieldError:
+        own = ", ".join(self._topics)
+        return FieldError(
+            "stream", f"{stream.value!r} is not a stream of this producer (it publishes {own})"
+        )
 
     # publishing
 
@@ -432,6 +472,25 @@ class EventProducer:
                 self._key_hashes.clear()
             hashed = self._key_hashes[key] = murmur2(key) & 0x7FFFFFFF
         return partitions[hashed % len(partitions)]
+
+
+def _streams(streams: Collection[Stream | str] | None) -> frozenset[Stream]:
+    """The streams a producer publishes: every one by default; refuses unknown names."""
+    if streams is None:
+        return frozenset(Stream)
+    if isinstance(streams, str):
+        # A lone name would be read letter by letter.
+        raise TypeError("streams must be a collection of stream names, not one string")
+    chosen: set[Stream] = set()
+    for name in streams:
+        try:
+            chosen.add(Stream(name))
+        except ValueError:
+            known = ", ".join(s.value for s in Stream)
+            raise ValueError(f"unknown stream {name!r}; expected one of {known}") from None
+    if not chosen:
+        raise ValueError("streams is empty: name at least one stream, or None for all")
+    return frozenset(chosen)
 
 
 class _Batch:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -133,18 +133,31 @@ def render(path: str, summary: Summary, out: TextIO) -> None:
         out.write(f"  ... and {hidden} more refused line(s)\n")
 
 
-async def _run(path: str, settings: Settings) -> Summary:
-    async with EventProducer.from_settings(settings, client_id="jointcase-publish") as producer:
+async def _run(path: str, settings: Settings, streams: Sequence[str] | None) -> Summary:
+    producer = EventProducer.from_settings(
+        settings, client_id="jointcase-publish", streams=streams or None
+    )
+    async with producer:
         return await publish_file(path, producer, progress=sys.stderr.isatty())
 
 
-def main(path: str, settings: Settings, *, out: TextIO | None = None) -> int:
-    """Publish a JSON Lines file; print the summary; return the exit code."""
+def main(
+    path: str,
+    settings: Settings,
+    *,
+    out: TextIO | None = None,
+    streams: Sequence[str] | None = None,
+) -> int:
+    """Publish a JSON Lines file; print the summary; return the exit code.
+
+    `streams` restricts publishing to those streams (a principal that may describe its own
+    topic only); lines of other streams are refused.
+    """
     out = out or sys.stdout
     try:
         with open(path, "rb"):
             pass  # fail on an unreadable file before connecting to the broker
-        summary = asyncio.run(_run(path, settings))
+        summary = asyncio.run(_run(path, settings, streams))
     except OSError as exc:
         sys.stderr.write(f"cannot read {path}: {exc.strerror or exc}\n")
         return 2

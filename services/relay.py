@@ -15,7 +15,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services import db
-from services.broker import BrokerError, ensure_topics
+from services.broker import BrokerError, ensure_topics_for
 from services.config import Settings
 from services.kafka import producer_kwargs_for
 from services.logging import get_logger
@@ -85,12 +85,9 @@ class Relay:
                 backoff = 0.2
 
     async def _run_connected(self) -> None:
-        s = self._settings
         # Producing to a missing topic would auto-create it with the broker's default
         # partition count; provision first so every topic has the one configured count.
-        await ensure_topics(
-            s.bootstrap_servers, s.topic_prefix, s.topic_partitions, s.topic_replication_factor
-        )
+        await ensure_topics_for(self._settings)
         producer = AIOKafkaProducer(
             **producer_kwargs_for(self._settings, client_id="jointcase-relay")
         )

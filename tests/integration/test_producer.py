@@ -17,14 +17,15 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import murmur2
 
 from events import InvalidEvent, parse_event
 from events.uscc import complete
 from services import publish
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import LocalBroker, TopicProvisioningError, ensure_topics, free_port
 from services.config import Settings
+from services.kafka import KafkaSecurity
 from services.producer import (
     Accepted,
     BrokerUnavailable,
@@ -292,6 +293,121 @@ async def test_an_unreachable_broker_is_reported() -> None:
         await producer.start()
     with pytest.raises(BrokerUnavailable, match="not started"):
         await producer.send(finding(uscc(1)))
+
+
+# --- a producer restricted to its streams ---------------------------------------------
+
+
+async def topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+    finally:
+        await admin.close()
+
+
+async def create_only(bootstrap: str, topics: list[str], partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
+    finally:
+        await admin.close()
+
+
+async def test_a_producer_of_one_stream_needs_only_its_topic(
+    kafka_bootstrap: str, topic_partitions: int
+) -> None:
+    # What an agency principal sees under the ACLs: its own topic, none of the others.
+    prefix = f"own{uuid.uuid4().hex[:8]}."
+    tax = topic_for("tax", prefix)
+    await create_only(kafka_bootstrap, [tax], topic_partitions)
+    own, foreign = finding(uscc(1), "tax"), finding(uscc(2), "environment")
+    own_too = finding(uscc(3), "tax")
+
+    with pytest.raises(TopicsNotProvisioned) as every_stream:
+        async with EventProducer(kafka_bootstrap, topic_prefix=prefix):
+            pass
+    async with EventProducer(kafka_bootstrap, topic_prefix=prefix, streams=["tax"]) as producer:
+        accepted = await producer.send(own)
+        with pytest.raises(InvalidEvent) as refused:
+            await producer.send(foreign)
+        results = await producer.send_batch([foreign, own_too])
+
+    assert len(every_stream.value.missing) == 13 and tax not in every_stream.value.missing
+    assert accepted.topic == tax
+    assert [(e.path, e.reason) for e in refused.value.errors] == [
+        ("stream", "'environment' is not a stream of this producer (it publishes tax)")
+    ]
+    assert isinstance(results[0], Rejected) and results[0].event_id == foreign["event_id"]
+    assert [e.path for e in results[0].errors] == ["stream"]
+    assert isinstance(results[1], Accepted) and results[1].topic == tax
+    records = await read_back(kafka_bootstrap, [tax], topic_partitions, 2)
+    assert sorted(headers_of(r)["event_id"] for r in records) == sorted(
+        [own["event_id"], own_too["event_id"]]
+    )
+    # Nothing was created for the refused event, nor by the producers' checks.
+    assert await topics_with_prefix(kafka_bootstrap, prefix) == [tax]
+
+
+async def test_a_restricted_producer_checks_its_own_topics(
+    kafka_bootstrap: str, topic_partitions: int
+) -> None:
+    prefix = f"own{uuid.uuid4().hex[:8]}."
+    await create_only(kafka_bootstrap, [topic_for("tax", prefix)], topic_partitions)
+
+    with pytest.raises(TopicsNotProvisioned) as info:
+        async with EventProducer(kafka_bootstrap, topic_prefix=prefix, streams=["power", "tax"]):
+            pass
+
+    assert info.value.missing == [topic_for("power", prefix)]
+    assert await topics_with_prefix(kafka_bootstrap, prefix) == [topic_for("tax", prefix)]
+
+
+def test_a_producer_refuses_unknown_or_no_streams() -> None:
+    with pytest.raises(ValueError, match="unknown stream 'taxes'"):
+        EventProducer("127.0.0.1:1", streams=["tax", "taxes"])
+    with pytest.raises(ValueError, match="streams is empty"):
+        EventProducer("127.0.0.1:1", streams=[])
+    with pytest.raises(TypeError, match="not one string"):
+        EventProducer("127.0.0.1:1", streams="tax")
+
+
+async def test_publish_of_one_stream_refuses_the_lines_of_others(
+    kafka_bootstrap: str, topic_partitions: int, tmp_path: Path
+) -> None:
+    prefix = f"own{uuid.uuid4().hex[:8]}."
+    await create_only(kafka_bootstrap, [topic_for("customs", prefix)], topic_partitions)
+    path = tmp_path / "customs.jsonl"
+    _jsonl(path, [finding(uscc(1), "customs"), finding(uscc(2), "environment")])
+
+    out = io.StringIO()
+    code = await asyncio.to_thread(
+        publish.main, str(path), settings_for(kafka_bootstrap, prefix), out=out, streams=["customs"]
+    )
+
+    assert code == 1
+    assert "2 event(s): 1 accepted, 1 rejected, 0 failed" in out.getvalue()
+    assert "line 2: stream: 'environment' is not a stream of this producer" in out.getvalue()
+
+
+async def test_sasl_settings_reach_the_broker(
+    kafka_bootstrap: str, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The local broker has no SASL: it refuses the handshake that the settings ask for. (A
+    # broker with SASL, Apache Kafka, is not available to the tests.)
+    security = KafkaSecurity(protocol="SASL_PLAINTEXT", username="agency-tax", password="x" * 16)
+    producer = EventProducer(
+        kafka_bootstrap, topic_prefix=topic_prefix, security=security, start_timeout=10
+    )
+    with pytest.raises(BrokerUnavailable):
+        await producer.start()
+    with pytest.raises(TopicProvisioningError):
+        await ensure_topics(kafka_bootstrap, topic_prefix, 1, 1, security=security)
+
+    refusals = [r for r in caplog.records if "UnsupportedSaslMechanism" in r.getMessage()]
+    assert len(refusals) >= 2
 
 
 # --- the publish command --------------------------------------------------------------

@@ -1,13 +1,15 @@
 """The projection worker against the real broker and PostgreSQL: read models, dead letters,
-SIGKILL convergence, and two workers in one group."""
+poison events, SIGKILL convergence, two workers in one group, and one of them frozen."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import uuid
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -21,10 +23,10 @@ from events import parse_event
 from projections import metrics
 from projections.rebuild import rebuild
 from projections.recompute import Rules
-from projections.worker import Projector
+from projections.worker import MAX_REFUSED_PER_BATCH, Projector, SystemicFailure
 from services import db
 from services.config import Settings
-from services.producer import EventProducer
+from services.producer import Accepted, EventProducer
 from services.topics import dead_letter_topic, topic_for
 from tests.factories import NOW, event, finding, uscc
 from tests.fixtures_api import running
@@ -44,10 +46,12 @@ def settings_for(dsn: str, bootstrap: str, prefix: str, **kw: Any) -> Settings:
     )
 
 
-async def publish(bootstrap: str, prefix: str, items: list[dict[str, Any]]) -> None:
+async def publish(bootstrap: str, prefix: str, items: list[dict[str, Any]]) -> list[Accepted]:
     async with EventProducer(bootstrap, topic_prefix=prefix) as producer:
         results = await producer.send_batch(items)
-    assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
+    accepted = [r for r in results if isinstance(r, Accepted)]
+    assert len(accepted) == len(results), [r for r in results if not r.ok][:3]
+    return accepted
 
 
 async def projected(pool: asyncpg.Pool, events: int, timeout: float = 60) -> None:
@@ -129,7 +133,7 @@ async def test_published_events_become_case_files_and_blacklist_rows(
         await pool.close()
 
 
-async def dead_letters(bootstrap: str, prefix: str, n: int) -> list[Any]:
+async def dead_letters(bootstrap: str, prefix: str, n: int, timeout: float = 20) -> list[Any]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -139,7 +143,7 @@ async def dead_letters(bootstrap: str, prefix: str, n: int) -> list[Any]:
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         got: list[Any] = []
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(timeout):
             while len(got) < n:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     got.extend(records)
@@ -192,6 +196,127 @@ async def test_malformed_messages_go_to_dead_letter_topic_and_the_worker_goes_on
         assert await pool.fetchval("SELECT count(*) FROM event_store") == 1
     finally:
         await pool.close()
+
+
+async def refuse_in_database(dsn: str, event_id: str) -> None:
+    """A real fault: PostgreSQL itself refuses to store this one (valid) event."""
+    refused = uuid.UUID(event_id)  # a uuid, so safe to write into the function's body
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            f"""
+            CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.event_id = '{refused}'::uuid THEN
+                    RAISE EXCEPTION 'refused by test trigger';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_poison BEFORE INSERT ON event_store
+                FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+            """
+        )
+    finally:
+        await conn.close()
+
+
+async def event_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    return {r["uscc"]: r["event_count"] for r in await pool.fetch("SELECT * FROM case_file")}
+
+
+async def test_a_poison_event_is_dead_lettered_and_the_rest_of_its_batch_is_projected(
+    new_database: DatabaseFactory, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    dsn = await new_database()
+    items = load(enterprises=40, per_enterprise=5)
+    # In the middle of the load, with more events of its enterprise after it.
+    index = len(items) // 2
+    poison = items[index]
+    assert [e for e in items[index + 1 :] if e["enterprise"] == poison["enterprise"]]
+    await refuse_in_database(dsn, poison["event_id"])
+    sent = await publish(kafka_bootstrap, topic_prefix, items)
+    assert len({a.partition for a in sent}) > 1
+    others = [e for e in items if e is not poison]
+
+    dead_before = metrics.REGISTRY.get_sample_value("jointcase_worker_dead_lettered_total") or 0
+    pool = await db.create_pool(dsn)
+    try:
+        async with running(settings_for(dsn, kafka_bootstrap, topic_prefix)) as projector:
+            await projected(pool, len(others))
+            async with asyncio.timeout(20):
+                while projector.stats.consumed < len(items):
+                    await asyncio.sleep(0.05)
+            assert projector.stats.dead_lettered == 1
+            assert await event_counts(pool) == Counter(e["enterprise"] for e in others)
+            stored = await pool.fetchval(
+                "SELECT count(*) FROM event_store WHERE event_id = $1",
+                uuid.UUID(poison["event_id"]),
+            )
+            assert stored == 0
+
+            # Still consuming: the poison's enterprise and another one, published afterwards.
+            later = [finding(poison["enterprise"]), finding(uscc(9301))]
+            await publish(kafka_bootstrap, topic_prefix, later)
+            await projected(pool, len(others) + len(later))
+            assert not projector.crashed and not projector.should_stop
+            assert projector.stats.dead_lettered == 1
+        dead_after = metrics.REGISTRY.get_sample_value("jointcase_worker_dead_lettered_total")
+        assert dead_after == dead_before + 1
+
+        [letter] = await dead_letters(kafka_bootstrap, topic_prefix, 1)
+        assert orjson.loads(letter.value)["event_id"] == poison["event_id"]
+        headers = {k: v.decode() for k, v in letter.headers}
+        assert headers["reason"].startswith("processing failed: ")
+        assert "refused by test trigger" in headers["reason"]
+        source = sent[index]
+        assert (headers["source_topic"], headers["source_partition"], headers["source_offset"]) == (
+            source.topic,
+            str(source.partition),
+            str(source.offset),
+        )
+    finally:
+        await pool.close()
+
+
+async def test_when_every_event_is_refused_the_worker_stops_instead_of_dead_lettering_them(
+    new_database: DatabaseFactory, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Not a poison event but a fault of every event (here a trigger refusing them all, as a
+    fold bug or a schema change would): the worker halts with nothing dead-lettered or
+    committed, and once the fault is gone, a restart projects every event."""
+    dsn = await new_database()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            """
+            CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'refused by test trigger'; END $$;
+            CREATE TRIGGER refuse_all BEFORE INSERT ON event_store
+                FOR EACH ROW EXECUTE FUNCTION refuse_all();
+            """
+        )
+    finally:
+        await conn.close()
+    items = load(enterprises=MAX_REFUSED_PER_BATCH + 50, per_enterprise=1)
+    await publish(kafka_bootstrap, topic_prefix, items)
+    settings = settings_for(dsn, kafka_bootstrap, topic_prefix)
+    pool = await db.create_pool(dsn)
+    try:
+        async with running(settings) as projector:
+            async with asyncio.timeout(60):
+                while not projector.crashed:
+                    await asyncio.sleep(0.05)
+            assert isinstance(projector.crash_reason, SystemicFailure)
+            assert projector.stats.dead_lettered == 0
+        await pool.execute("DROP TRIGGER refuse_all ON event_store")
+        async with running(settings):
+            await projected(pool, len(items))
+        assert await event_counts(pool) == Counter(e["enterprise"] for e in items)
+    finally:
+        await pool.close()
+    # Nothing reached the dead-letter topic.
+    with pytest.raises(TimeoutError):
+        await dead_letters(kafka_bootstrap, topic_prefix, 1, timeout=3)
 
 
 # --- worker processes -----------------------------------------------------------------
@@ -339,6 +464,87 @@ async def test_two_workers_split_the_partitions_and_agree_with_one(
     finally:
         await two_pool.close()
         await one_pool.close()
+
+
+def assignments(path: Any) -> list[int]:
+    """The partition counts a worker process logged, one per assignment, in order."""
+    counts = []
+    for line in path.read_bytes().splitlines():
+        if b'"partitions assigned"' in line:
+            with contextlib.suppress(orjson.JSONDecodeError):  # a line still being written
+                counts.append(orjson.loads(line)["count"])
+    return counts
+
+
+async def test_a_slow_consumer_never_stalls_other_partitions(
+    new_database: DatabaseFactory,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    topic_partitions: int,
+    tmp_path: Any,
+) -> None:
+    dsn = await new_database()
+    settings = settings_for(dsn, kafka_bootstrap, topic_prefix, worker_group=f"g{uuid.uuid4()}")
+    everything = 14 * topic_partitions  # every stream topic's partitions
+    pool = await db.create_pool(dsn)
+    logs = [tmp_path / "live.log", tmp_path / "frozen.log"]
+    try:
+        with open(logs[0], "wb") as log1, open(logs[1], "wb") as log2:
+            live = await start_worker(settings, log1)
+            frozen = await start_worker(settings, log2)
+            try:
+                async with asyncio.timeout(30):
+                    while any(assignments(p)[-1:] != [everything // 2] for p in logs):
+                        await asyncio.sleep(0.1)
+                frozen.send_signal(signal.SIGSTOP)
+
+                # Promptly, well before the frozen one's session (6 s) expires, the live
+                # worker's half of the partitions is visible, and nothing of the other half.
+                items = load(enterprises=60, per_enterprise=2)
+                async with asyncio.timeout(5):
+                    sent = await publish(kafka_bootstrap, topic_prefix, items)
+                    partition_of = {
+                        e["enterprise"]: a.partition for e, a in zip(items, sent, strict=True)
+                    }
+                    on_partition = Counter(partition_of[e["enterprise"]] for e in items)
+                    assert set(on_partition) == set(range(topic_partitions))
+                    while True:
+                        counts = await event_counts(pool)
+                        visible = {partition_of[u] for u in counts}
+                        if len(visible) == topic_partitions // 2 and sum(counts.values()) == sum(
+                            on_partition[p] for p in visible
+                        ):
+                            break
+                        await asyncio.sleep(0.05)
+                # Range assignment, one partition count everywhere: one half of each topic.
+                half = topic_partitions // 2
+                assert visible in ({*range(half)}, {*range(half, topic_partitions)})
+
+                # After the session timeout its partitions move to the live worker.
+                await projected(pool, len(items), timeout=30)
+                assert assignments(logs[0])[-1] == everything
+                assert await pool.fetchval("SELECT count(*) FROM event_store") == len(items)
+
+                # Resumed, the frozen one rejoins the group; then both stop cleanly. Stopped
+                # mid-rejoin, a worker can hang: on_stop holds the batch lock while the
+                # consumer's close waits for the revocation listener, which wants that lock.
+                rejoined = len(assignments(logs[1])) + 1
+                frozen.send_signal(signal.SIGCONT)
+                async with asyncio.timeout(20):
+                    while len(assignments(logs[1])) < rejoined:
+                        await asyncio.sleep(0.1)
+                assert live.returncode is None and frozen.returncode is None
+                frozen.terminate()
+                live.terminate()
+                async with asyncio.timeout(20):
+                    assert [await frozen.wait(), await live.wait()] == [0, 0]
+            finally:
+                for w in (frozen, live):
+                    if w.returncode is None:  # only when the test failed
+                        w.kill()
+                        await w.wait()
+    finally:
+        await pool.close()
 
 
 async def test_scheduler_emits_one_overdue_notice_when_a_deadline_passes(

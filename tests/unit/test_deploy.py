@@ -130,11 +130,14 @@ def check_jointcase_command(argv: list[str], where: str) -> None:
     assert parses(argv), f"{where}: `jointcase {shlex.join(argv)}` does not parse"
 
 
-def check_settings(values: Mapping[str, str], where: str) -> None:
+def check_settings(values: Mapping[str, str], where: str, *, complete: bool = True) -> None:
+    """Only settings; with `complete`, the values validate as they are (numbers, the Kafka
+    profile, the log format, the Kafka security). A part of a container's environment (the
+    ConfigMap, the Secret) is validated with the rest: `complete=False`."""
     unknown = set(values) - SETTINGS - NON_APP_VARIABLES
     assert not unknown, f"{where}: not settings of services.config.Settings: {sorted(unknown)}"
-    # The values must validate too (numbers, the Kafka profile, the log format).
-    Settings.model_validate({k.lower(): v for k, v in values.items() if k in SETTINGS})
+    if complete:
+        Settings.model_validate({k.lower(): v for k, v in values.items() if k in SETTINGS})
 
 
 def image_name_and_tag(image: str) -> tuple[str, str]:
@@ -414,7 +417,7 @@ def test_agencies_have_a_published_sasl_listener_and_plaintext_stays_private() -
     assert mechanisms and mechanisms <= {"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"}
 
 
-def test_the_services_reach_kafka_on_an_advertised_plaintext_listener() -> None:
+def test_the_services_reach_kafka_on_an_advertised_listener_of_their_protocol() -> None:
     env = kafka_env()
     protocols = security_protocols(env)
     advertised = {
@@ -422,9 +425,11 @@ def test_the_services_reach_kafka_on_an_advertised_plaintext_listener() -> None:
         for name, (host, port) in listeners(env, "KAFKA_ADVERTISED_LISTENERS").items()
     }
     for name, service in app_services().items():
-        for server in environment(service)["KAFKA_BOOTSTRAP_SERVERS"].split(","):
-            # The Python clients have no SASL settings: their listener must not ask for it.
-            assert advertised.get(server) == "PLAINTEXT", f"{name}: {server}"
+        app_env = environment(service)
+        # Stated, not left to the default: it is the one switch between PLAINTEXT and SASL.
+        protocol = app_env["KAFKA_SECURITY_PROTOCOL"]
+        for server in app_env["KAFKA_BOOTSTRAP_SERVERS"].split(","):
+            assert advertised.get(server) == protocol, f"{name}: {server} is not {protocol}"
 
 
 def test_database_url_points_at_the_postgres_service() -> None:
@@ -542,15 +547,16 @@ def test_container_commands_are_jointcase_subcommands() -> None:
 
 
 def test_containers_read_only_settings_from_the_config_and_secret() -> None:
-    check_settings(config_values(), "ConfigMap jointcase")
+    check_settings(config_values(), "ConfigMap jointcase", complete=False)
     secret = one("Secret", "jointcase")
-    check_settings(secret["stringData"], "Secret jointcase")
+    check_settings(secret["stringData"], "Secret jointcase", complete=False)
     assert "DATABASE_URL" in secret["stringData"]
     assert config_values()["KAFKA_PROFILE"] == "kafka"
     assert config_values()["LOG_FORMAT"] == "json"
     for where, pod in pod_specs():
         for container in containers(pod):
-            check_settings({e["name"]: e.get("value", "") for e in container.get("env", [])}, where)
+            own = {e["name"]: e.get("value", "") for e in container.get("env", [])}
+            check_settings(own, where, complete=False)
             refs = {
                 (kind, ref[kind]["name"])
                 for ref in container["envFrom"]
@@ -558,6 +564,21 @@ def test_containers_read_only_settings_from_the_config_and_secret() -> None:
                 if kind in ref
             }
             assert refs == {("configMapRef", "jointcase"), ("secretRef", "jointcase")}, where
+
+
+def test_each_container_has_a_complete_kafka_configuration() -> None:
+    # Every jointcase command checks the Kafka settings at start: the ConfigMap, the Secret
+    # and the container's own variables together must pass (a SASL protocol needs the
+    # container's principal, the migration's included).
+    shared = {**config_values(), **one("Secret", "jointcase")["stringData"]}
+    assert shared["KAFKA_SECURITY_PROTOCOL"], "the protocol is stated in the ConfigMap"
+    for where, pod in pod_specs():
+        for container in containers(pod):
+            own = {
+                e["name"]: e.get("value", "from-a-secret" if "valueFrom" in e else "")
+                for e in container.get("env", [])
+            }
+            check_settings({**shared, **own}, f"{where} {container['name']}")
 
 
 def test_pods_run_unprivileged_as_the_image_user() -> None:
