@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -26,15 +25,27 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 
 from bench.bench_gateway import scratch_database
-from bench.bench_worker import publish
+from bench.bench_worker import log_lines, publish
 from services.broker import LocalBroker, ensure_topics, free_port
 from services.logging import configure
 from services.topics import stream_topics
 
 PARTITIONS = 12
+
+
+async def start_workers(
+    dsn: str, bootstrap: str, prefix: str, group: str, logs: list[Path]
+) -> list[Any]:
+    """One worker per log, a second apart: Faust declares its leader-election topic at start,
+    and three processes declaring it at the same instant on the local broker all stalled."""
+    procs = []
+    for i, log in enumerate(logs):
+        if i:
+            await asyncio.sleep(1)
+        procs.append(start_worker(dsn, bootstrap, prefix, group, log))
+    return procs
 
 
 def start_worker(dsn: str, bootstrap: str, prefix: str, group: str, log: Path) -> Any:
@@ -53,15 +64,6 @@ def start_worker(dsn: str, bootstrap: str, prefix: str, group: str, log: Path) -
     )
 
 
-def lines(log: Path, event: str) -> list[dict[str, Any]]:
-    out = []
-    for raw in log.read_bytes().splitlines():
-        if f'"{event}"'.encode() in raw:
-            with contextlib.suppress(orjson.JSONDecodeError):
-                out.append(orjson.loads(raw))
-    return out
-
-
 async def projected(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT coalesce(sum(event_count), 0) FROM case_file"))
 
@@ -76,7 +78,7 @@ async def throughput(bootstrap: str, prefix: str, n: int, workers: int) -> float
     logs = [Path(tempfile.mkdtemp()) / f"w{i}.log" for i in range(workers)]
     group = f"scale-{uuid.uuid4().hex[:6]}"
     async with scratch_database() as dsn:
-        procs = [start_worker(dsn, bootstrap, prefix, group, log) for log in logs]
+        procs = await start_workers(dsn, bootstrap, prefix, group, logs)
         conn = await asyncpg.connect(dsn)
         try:
             await wait_projected(conn, n)
@@ -86,7 +88,7 @@ async def throughput(bootstrap: str, prefix: str, n: int, workers: int) -> float
                 p.terminate()
             for p in procs:
                 p.wait()
-    batches = [b for log in logs for b in lines(log, "batch projected")]
+    batches = [b for log in logs for b in log_lines(log, "batch projected")]
     first = min(b["started"] for b in batches)
     last = max(b["started"] + b["seconds"] for b in batches)
     return float(n / (last - first))
@@ -102,7 +104,7 @@ async def rebalance(bootstrap: str, prefix: str, n: int, enterprises: int) -> di
     group = f"rebalance-{uuid.uuid4().hex[:6]}"
     total = len(stream_topics(prefix)) * PARTITIONS
     async with scratch_database() as dsn:
-        procs = [start_worker(dsn, bootstrap, prefix, group, log) for log in logs]
+        procs = await start_workers(dsn, bootstrap, prefix, group, logs)
         conn = await asyncpg.connect(dsn)
         try:
             await wait_projected(conn, n)
@@ -116,7 +118,7 @@ async def rebalance(bootstrap: str, prefix: str, n: int, enterprises: int) -> di
                     counts = []
                     for log in logs[:2]:
                         assigned = [
-                            x for x in lines(log, "partitions assigned") if _ts(x) > stopped
+                            x for x in log_lines(log, "partitions assigned") if _ts(x) > stopped
                         ]
                         counts.append(assigned[-1]["count"] if assigned else 0)
                     if sum(counts) == total:
@@ -125,7 +127,7 @@ async def rebalance(bootstrap: str, prefix: str, n: int, enterprises: int) -> di
             moved = max(
                 _ts(x)
                 for log in logs[:2]
-                for x in lines(log, "partitions assigned")
+                for x in log_lines(log, "partitions assigned")
                 if _ts(x) > stopped
             )
             await wait_projected(conn, n + n // 4)

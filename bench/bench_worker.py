@@ -155,14 +155,19 @@ async def worker_process(dsn: str, bootstrap: str, prefix: str, log: Path) -> As
             await proc.wait()
 
 
-def batches(log: Path) -> list[dict[str, Any]]:
+def log_lines(log: Path, event: str) -> list[dict[str, Any]]:
+    """The worker's JSON log lines of one event."""
     out = []
     for line in log.read_bytes().splitlines():
-        if b'"batch projected"' in line:
+        if f'"{event}"'.encode() in line:
             # A terminal control sequence may precede the JSON on a line.
             with contextlib.suppress(orjson.JSONDecodeError):
                 out.append(orjson.loads(line[line.find(b"{") :]))
     return out
+
+
+def batches(log: Path) -> list[dict[str, Any]]:
+    return log_lines(log, "batch projected")
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -10,6 +10,10 @@
    and a worker projects them. The gateway must answer only 202 or 503 (never 500, never hang),
    recover by itself, and every acknowledged event must be in the event store and in the read
    models at the end; the worker resumes without a restart.
+3. Broker outage under load, the broker frozen and then restarted: ingest goes on (202),
+   /readyz says 503, and the relay and the worker resume by themselves; no acknowledged event
+   is lost (after a restart of the memory-only local broker, a rebuild projects what was lost
+   with it from the event store).
 The CI runs both with small parameters (tests/integration/test_faults.py).
 """
 
@@ -346,6 +350,148 @@ async def postgres_outage(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerOutageReport:
+    acknowledged: int
+    answers: dict[int, int]  # the gateway's answers to posts, outage included: only 202
+    ready_during: dict[int, int]  # /readyz while the broker was down: 503, promptly
+    slowest_ready_seconds: float
+    stored: int  # acknowledged events in the event store
+    projected: int  # events in the read models at the end (after a rebuild, for a restart)
+    resumed_after_seconds: float  # from the broker's return until the worker caught up
+    projected_after_return: int  # events the worker projected once the broker was back
+
+
+async def broker_outage(
+    outage_seconds: float = 3.0, clients: int = 2, *, restart: bool = False
+) -> BrokerOutageReport:
+    """Clients post to the gateway while a worker projects; the broker stops answering for a
+    while, then comes back: frozen (SIGSTOP, as in a network partition or a hung broker), or
+    with `restart` stopped and started again.
+
+    Ingest does not need the broker (events go to the event store and its outbox), so the
+    gateway keeps answering 202; /readyz answers 503 within its time limit; the relay and the
+    worker carry on by themselves once the broker is back. The local broker keeps everything in
+    memory, so after a restart it is empty: the relay declares the topics again, the worker
+    starts over on them, and what was on the old broker and not yet projected is only in the
+    event store, from which `jointcase rebuild` projects it (the report's `projected` is after
+    one). Apache Kafka keeps its log across a restart."""
+    import uvicorn
+
+    from bench.bench_gateway import scratch_database
+    from projections.worker import Projector
+    from services.gateway import create_app
+
+    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker, scratch_database() as dsn:
+        assert broker.pid is not None
+        prefix = f"brokerout{uuid.uuid4().hex[:6]}."
+        await ensure_topics(broker.bootstrap, prefix, 12, 1)
+        settings = Settings(
+            database_url=dsn, kafka_bootstrap_servers=broker.bootstrap, topic_prefix=prefix,
+            http_port=free_port(), relay_poll_seconds=0.2, scheduler_interval_seconds=3600,
+        )  # fmt: skip
+        conn = await asyncpg.connect(dsn)
+        token = await auth.issue(conn, "agency:environment")
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings), host="127.0.0.1", port=settings.http_port,
+                log_config=None, timeout_graceful_shutdown=2,
+            )
+        )  # fmt: skip
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        projector = Projector(settings, Rules())
+        await projector.start()
+        url = f"http://127.0.0.1:{settings.http_port}"
+        acknowledged: set[str] = set()
+        answers: dict[int, int] = {}
+        ready: dict[int, int] = {}
+        slowest_ready = 0.0
+        stop = asyncio.Event()
+
+        async def client() -> None:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=15) as http:
+                while not stop.is_set():
+                    items = [
+                        e | {"stream": "environment"}
+                        for e in findings(25, 1, seed=random.getrandbits(32))[:10]
+                    ]
+                    r = await http.post("/v1/events", content=orjson.dumps(items))
+                    answers[r.status_code] = answers.get(r.status_code, 0) + 1
+                    if r.status_code == 202:
+                        acknowledged.update(x["event_id"] for x in items)
+                    await asyncio.sleep(0.05)
+
+        async def stored_and_projected() -> tuple[int, int]:
+            return (
+                await _count(conn, "SELECT count(*) FROM event_store"),
+                await _count(conn, "SELECT coalesce(sum(event_count), 0) FROM case_file"),
+            )
+
+        try:
+            posting = [asyncio.create_task(client()) for _ in range(clients)]
+            await asyncio.sleep(2)
+            if restart:
+                await broker.stop()
+            else:
+                os.kill(broker.pid, signal.SIGSTOP)
+            frozen_until = time.monotonic() + outage_seconds
+            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+                while time.monotonic() < frozen_until:
+                    began = time.perf_counter()
+                    r = await http.get("/readyz")
+                    slowest_ready = max(slowest_ready, time.perf_counter() - began)
+                    ready[r.status_code] = ready.get(r.status_code, 0) + 1
+            if restart:
+                await broker.start()
+            else:
+                os.kill(broker.pid, signal.SIGCONT)
+            back = time.perf_counter()
+            _, projected_at_return = await stored_and_projected()
+            await asyncio.sleep(2)
+            stop.set()
+            await asyncio.gather(*posting)
+            async with asyncio.timeout(120):
+                while await _count(conn, "SELECT count(*) FROM outbox"):
+                    await asyncio.sleep(0.1)  # everything relayed to the broker
+                while True:
+                    stored, projected = await stored_and_projected()
+                    if projected >= stored or (restart and projected > projected_at_return):
+                        break
+                    await asyncio.sleep(0.1)
+            resumed = time.perf_counter() - back
+            if restart:
+                await asyncio.sleep(2)  # the worker finishes what the relay sent
+                projected_after_return = projected - projected_at_return
+                await rebuild(dsn, Rules(), jobs=1)
+                stored, projected = await stored_and_projected()
+            else:
+                projected_after_return = projected - projected_at_return
+            stored_ids = {
+                str(r["event_id"]) for r in await conn.fetch("SELECT event_id FROM event_store")
+            }
+        finally:
+            if broker.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(broker.pid, signal.SIGCONT)
+            await conn.close()
+            await projector.stop()
+            server.should_exit = True
+            await serving
+        return BrokerOutageReport(
+            acknowledged=len(acknowledged),
+            answers=answers,
+            ready_during=ready,
+            slowest_ready_seconds=slowest_ready,
+            stored=len(acknowledged & stored_ids),
+            projected=projected,
+            resumed_after_seconds=resumed,
+            projected_after_return=projected_after_return,
+        )
+
+
 async def _main(args: argparse.Namespace) -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     async with contextlib.AsyncExitStack() as stack:
@@ -359,6 +505,8 @@ async def _main(args: argparse.Namespace) -> int:
             f"clean rebuild: {kills.identical_to_rebuild}"
         )
         outage = await postgres_outage(bootstrap, args.outage_seconds)
+        frozen = await broker_outage(args.outage_seconds)
+        restarted = await broker_outage(args.outage_seconds, restart=True)
         print(
             f"PostgreSQL down {args.outage_seconds:.0f} s under load: "
             f"{outage.acknowledged:,} events acknowledged, {outage.stored:,} of them stored, "
@@ -366,11 +514,30 @@ async def _main(args: argparse.Namespace) -> int:
             f"other answers {outage.other_answers or 'none'}; gateway recovered "
             f"{outage.recovered_after_seconds:.1f} s after the outage began"
         )
+        print(
+            f"broker frozen {args.outage_seconds:.0f} s under load: "
+            f"{frozen.acknowledged:,} events acknowledged, {frozen.stored:,} of them stored, "
+            f"{frozen.projected:,} projected; gateway answers {frozen.answers}; /readyz during "
+            f"the outage {frozen.ready_during} (slowest {frozen.slowest_ready_seconds:.1f} s); "
+            f"every stored event visible {frozen.resumed_after_seconds:.1f} s after its return"
+        )
+        print(
+            f"broker restarted (empty: memory only) after {args.outage_seconds:.0f} s under "
+            f"load: {restarted.acknowledged:,} events acknowledged, {restarted.stored:,} of "
+            f"them stored; gateway answers {restarted.answers}; /readyz during the outage "
+            f"{restarted.ready_during}; the worker projected {restarted.projected_after_return:,} "
+            f"events from the new broker; after a rebuild {restarted.projected:,} projected"
+        )
     ok = (
         kills.identical_to_rebuild
         and kills.stored == kills.events
         and not outage.other_answers
         and outage.stored == outage.acknowledged
+        and set(frozen.answers) == {202}
+        and frozen.stored == frozen.acknowledged
+        and frozen.projected >= frozen.stored
+        and restarted.stored == restarted.acknowledged
+        and restarted.projected == restarted.stored
     )
     return 0 if ok else 1
 

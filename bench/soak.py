@@ -5,8 +5,8 @@ neither grows.
 
 A realistic mix of events (`bench.loadgen`, registrations first) is published at a steady rate
 by raw aiokafka; one worker (`jointcase worker`, its own process) projects it. Every few
-seconds: the worker's resident memory, and its lag as the broker sees it (the partitions' end
-offsets minus the group's committed offsets). The first minute is warm-up (imports, caches,
+seconds: the worker's resident memory, and its lag (events acknowledged by the broker minus the
+group's committed offsets). The first minute is warm-up (imports, caches,
 the first batches); the rest is split in halves, and "grows" means the second half's peak is
 more than 10% (memory) or more than one second of load (lag) above the first half's.
 Uses the broker at KAFKA_BOOTSTRAP_SERVERS, else starts a local one.
@@ -85,12 +85,12 @@ async def steady_load(
         await producer.stop()
 
 
-async def lag(consumer: AIOKafkaConsumer, parts: list[TopicPartition]) -> int:
-    ends: dict[TopicPartition, int] = await consumer.end_offsets(parts)
-    committed = 0
+async def committed(consumer: AIOKafkaConsumer, parts: list[TopicPartition]) -> int:
+    """Events the worker has committed (offsets start at 0 on these fresh topics)."""
+    total = 0
     for tp in parts:
-        committed += await consumer.committed(tp) or 0
-    return sum(ends.values()) - committed
+        total += await consumer.committed(tp) or 0
+    return total
 
 
 async def run(bootstrap: str, args: argparse.Namespace) -> list[Sample]:
@@ -117,9 +117,11 @@ async def run(bootstrap: str, args: argparse.Namespace) -> list[Sample]:
             start = time.monotonic()
             while not load.done():
                 await asyncio.sleep(args.every)
-                s = Sample(
-                    time.monotonic() - start, rss_mb(pid), await lag(observer, parts), sent[0]
-                )
+                # Acknowledged minus committed: exact, unlike the local broker's end offsets
+                # (sends in flight can put it briefly below zero).
+                published = sent[0]
+                behind = max(0, published - await committed(observer, parts))
+                s = Sample(time.monotonic() - start, rss_mb(pid), behind, published)
                 samples.append(s)
                 print(
                     f"{s.seconds:7.0f} s  published {s.published:>9,}  worker RSS "

@@ -6,10 +6,9 @@ and `projections.blacklist`; this module only loads event histories and writes r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
 import orjson
 from aiokafka.partitioner import murmur2
@@ -30,21 +29,17 @@ _CHANGE_FEED_LOCK = 0x6A6F696E7463  # "jointc"
 _ENTERPRISE_LOCK_SPACE = 0x6A6F  # first key of the two-key enterprise locks
 
 
-async def histories(
-    conn: Executor, usccs: Sequence[str], known: Mapping[UUID, Event]
-) -> dict[str, list[Event]]:
-    """The events that shape each enterprise's read models. Events in `known` (decoded by the
-    caller already) are not decoded again: decoding is most of the cost of a history."""
+async def histories(conn: Executor, usccs: Sequence[str]) -> dict[str, list[Event]]:
+    """The events that shape each enterprise's read models."""
     rows = await conn.fetch(
-        "SELECT enterprise, event_id, body::text AS body FROM event_store "
+        "SELECT enterprise, body::text AS body FROM event_store "
         "WHERE enterprise = ANY($1::text[]) AND event_type <> ALL($2::text[])",
         list(usccs),
         list(UNSHAPING_TYPES),
     )
     out: dict[str, list[Event]] = {u: [] for u in usccs}
     for r in rows:
-        event = known.get(r["event_id"])
-        out[r["enterprise"]].append(event if event is not None else decode(r["body"]))
+        out[r["enterprise"]].append(decode(r["body"]))
     return out
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
@@ -177,12 +176,10 @@ async def recompute(
     *,
     now: datetime,
     rules: Rules,
-    known: Mapping[UUID, Event] | None = None,
     readings: Mapping[str, Sequence[PowerReading]] | None = None,
 ) -> Recomputed:
-    """Recompute and write these enterprises; the caller holds the transaction. `known`: events
-    the caller has decoded already (a batch's), so their stored copies are not decoded again;
-    `readings`: new meter readings by enterprise, for the power-use detector."""
+    """Recompute and write these enterprises; the caller holds the transaction. `readings`: new
+    meter readings by enterprise, for the power-use detector."""
     if not usccs:
         return Recomputed(0, 0, 0)
     await readmodels.lock_enterprises(conn, usccs)
@@ -194,7 +191,7 @@ async def recompute(
     # In chunks, so memory holds a chunk's histories and case files, not the whole batch's.
     for i in range(0, len(usccs), CHUNK):
         chunk = usccs[i : i + CHUNK]
-        histories = await readmodels.histories(conn, chunk, known or {})
+        histories = await readmodels.histories(conn, chunk)
         projections = []
         due_notices: list[Event] = []
         for uscc in chunk:

@@ -29,9 +29,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError
 
 from events import Event, InvalidEvent, parse_event
 from events.envelope import PowerReading
+from events.streams import Stream
 from projections import metrics, readmodels
 from projections.recompute import Rules, load_rules, recompute
 from services import db, eventstore
@@ -64,9 +66,26 @@ class DeadLetter:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Valid:
+    """A record of the batch that holds a valid event. The decoded event itself is not kept:
+    decoded events were most of a batch's memory, so each is decoded again where it is used
+    (the append, the fold's history); meter readings, which the detector needs, are kept."""
+
+    record: ConsumerRecord[bytes, bytes]
+    event_id: UUID
+    enterprise: str
+    stream: Stream
+    reading: PowerReading | None = None
+
+    def event(self) -> Event:
+        # Validated once already: the same bytes give the same event.
+        return parse_event(orjson.loads(self.record.value or b"null"))
+
+
 def decode(
     records: Sequence[ConsumerRecord[bytes, bytes]], prefix: str
-) -> tuple[list[tuple[ConsumerRecord[bytes, bytes], Event]], list[DeadLetter]]:
+) -> tuple[list[Valid], list[DeadLetter]]:
     """Split a batch into valid events and dead letters, each with its reason."""
     valid = []
     dead = []
@@ -91,7 +110,8 @@ def decode(
                 DeadLetter(r, f"stream {event.stream.value!r} published on topic {r.topic!r}")
             )
         else:
-            valid.append((r, event))
+            reading = event if isinstance(event, PowerReading) else None
+            valid.append(Valid(r, event.event_id, event.enterprise, event.stream, reading))
     return valid, dead
 
 
@@ -232,7 +252,13 @@ class Projector(mode.Service):
         recomputed = self.stats.recomputed
         dead += await self._store_and_project(valid)
         await self._dead_letter(dead)
-        await self.consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+        try:
+            await self.consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+        except KafkaError as exc:
+            # The batch is in the event store and the read models: delivered again (to this
+            # worker or the partitions' new owner, after a rebalance or a broker restart), it
+            # changes nothing. A later commit covers these offsets too.
+            log.warning("offsets not committed; the batch may be delivered again", error=repr(exc))
         self.stats.batches += 1
         self.stats.consumed += len(records)
         self.stats.dead_lettered += len(dead)
@@ -269,19 +295,17 @@ class Projector(mode.Service):
                 last = batches[tp][-1].offset + 1
                 metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - last))
 
-    async def _store_and_project(
-        self, valid: list[tuple[ConsumerRecord[bytes, bytes], Event]]
-    ) -> list[DeadLetter]:
+    async def _store_and_project(self, valid: list[Valid]) -> list[DeadLetter]:
         """Append and recompute in one transaction, retrying while the database is down; events
         the database refuses for any other reason are isolated and dead-lettered."""
         # A record redelivered within one batch (or the same event on two topics) counts once.
-        unique: dict[object, tuple[ConsumerRecord[bytes, bytes], Event]] = {}
-        for r, e in valid:
-            unique.setdefault(e.event_id, (r, e))
+        unique: dict[UUID, Valid] = {}
+        for v in valid:
+            unique.setdefault(v.event_id, v)
         self.refused = 0
         return await self._isolating(list(unique.values()))
 
-    async def _isolating(self, items: list[Item]) -> list[DeadLetter]:
+    async def _isolating(self, items: list[Valid]) -> list[DeadLetter]:
         """Store and project `items`; if that fails for a reason other than the database being
         down, bisect them, each part in its own transaction, until the failing events are
         alone. The worker never stalls on a poison event: it goes to the dead-letter topic and
@@ -308,7 +332,7 @@ class Projector(mode.Service):
             dead += await self._isolating(part)
         return dead
 
-    async def _retrying(self, items: list[Item]) -> list[DeadLetter]:
+    async def _retrying(self, items: list[Valid]) -> list[DeadLetter]:
         """One transaction over `items`, tried again until the database is reachable."""
         delay = 0.2
         while True:
@@ -321,41 +345,34 @@ class Projector(mode.Service):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _transaction(self, items: list[Item]) -> list[DeadLetter]:
+    async def _transaction(self, items: list[Valid]) -> list[DeadLetter]:
         assert self.pool is not None
         dead: list[DeadLetter] = []
         applied = duplicates = 0
         async with self.pool.acquire() as conn, conn.transaction():
             outcomes = []
             for i in range(0, len(items), APPEND_CHUNK):
-                chunk = [e for _, e in items[i : i + APPEND_CHUNK]]
+                chunk = [v.event() for v in items[i : i + APPEND_CHUNK]]
                 outcomes += await eventstore.append(conn, chunk, outbox=False)
             touched: dict[str, None] = {}
-            known: dict[UUID, Event] = {}
             readings: dict[str, list[PowerReading]] = {}
-            for (r, e), outcome in zip(items, outcomes, strict=True):
+            for v, outcome in zip(items, outcomes, strict=True):
                 if outcome is AppendOutcome.CONFLICT:
                     reason = "event_id already stored for a different event"
-                    event_logger(log, e.event_id, e.enterprise, e.stream).warning(
+                    event_logger(log, v.event_id, v.enterprise, v.stream).warning(
                         "dead-lettered", reason=reason
                     )
-                    dead.append(DeadLetter(r, reason))
+                    dead.append(DeadLetter(v.record, reason))
                     continue
                 if outcome is AppendOutcome.ACCEPTED:
                     applied += 1
                 else:
                     duplicates += 1
-                touched[e.enterprise] = None
-                known[e.event_id] = e
-                if isinstance(e, PowerReading):
-                    readings.setdefault(e.enterprise, []).append(e)
+                touched[v.enterprise] = None
+                if v.reading is not None:
+                    readings.setdefault(v.enterprise, []).append(v.reading)
             done = await recompute(
-                conn,
-                list(touched),
-                now=self.clock(),
-                rules=self.rules,
-                known=known,
-                readings=readings,
+                conn, list(touched), now=self.clock(), rules=self.rules, readings=readings
             )
         # Counted once committed: a transaction that is retried or split must not count twice.
         self.stats.applied += applied
@@ -367,11 +384,10 @@ class Projector(mode.Service):
         return dead
 
     async def _dead_letter(self, dead: list[DeadLetter]) -> None:
+        """Send the dead letters, waiting for the broker if it is down: the batch's offsets are
+        committed only after they are sent."""
         if not dead:
             return
-        assert self.producer is not None
-        topic = dead_letter_topic(self.prefix)
-        futures = []
         for letter in dead:
             log.warning(
                 "dead-lettered",
@@ -380,14 +396,29 @@ class Projector(mode.Service):
                 partition=letter.record.partition,
                 offset=letter.record.offset,
             )
-            futures.append(
-                await self.producer.send(
-                    topic,
-                    letter.record.value,
-                    key=letter.record.key,
-                    headers=dead_letter_headers(letter),
-                )
+        delay = 0.2
+        while True:
+            try:
+                return await self._send_dead_letters(dead)
+            except KafkaError as exc:
+                if self.should_stop:
+                    raise  # not committed: delivered again, and dead-lettered again
+                log.warning("cannot send dead letters now; retrying", error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
+        assert self.producer is not None
+        topic = dead_letter_topic(self.prefix)
+        futures = [
+            await self.producer.send(
+                topic,
+                letter.record.value,
+                key=letter.record.key,
+                headers=dead_letter_headers(letter),
             )
+            for letter in dead
+        ]
         await asyncio.gather(*futures)
 
     async def reevaluate_due(self, limit: int = 1000) -> int:
@@ -409,16 +440,14 @@ class Projector(mode.Service):
 
 # --- poison isolation (pure) ----------------------------------------------------------
 
-Item = tuple[ConsumerRecord[bytes, bytes], Event]
 
-
-def _halves(items: list[Item]) -> tuple[list[Item], list[Item]]:
+def _halves(items: list[Valid]) -> tuple[list[Valid], list[Valid]]:
     """A refused batch in two. While it holds several enterprises, each enterprise's events
     stay on one side: a recompute reads the enterprise's whole history, so splitting its
     events would only recompute it again. Only a refused enterprise's own events are split."""
-    groups: dict[str, list[Item]] = {}
+    groups: dict[str, list[Valid]] = {}
     for item in items:
-        groups.setdefault(item[1].enterprise, []).append(item)
+        groups.setdefault(item.enterprise, []).append(item)
     if len(groups) > 1:
         ordered = list(groups.values())
         middle = len(ordered) // 2
@@ -428,7 +457,7 @@ def _halves(items: list[Item]) -> tuple[list[Item], list[Item]]:
     return items[:middle], items[middle:]
 
 
-def _flat(groups: list[list[Item]]) -> list[Item]:
+def _flat(groups: list[list[Valid]]) -> list[Valid]:
     return [item for group in groups for item in group]
 
 
@@ -455,13 +484,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _refused(item: Item, exc: BaseException) -> DeadLetter:
-    record, event = item
+def _refused(item: Valid, exc: BaseException) -> DeadLetter:
     reason = f"processing failed: {_describe(exc)}"
-    event_logger(log, event.event_id, event.enterprise, event.stream).warning(
+    event_logger(log, item.event_id, item.enterprise, item.stream).warning(
         "dead-lettered", reason=reason
     )
-    return DeadLetter(record, reason)
+    return DeadLetter(item.record, reason)
 
 
 # --- the Faust app (composition root of the worker) -----------------------------------

@@ -197,6 +197,9 @@ def consumer_kwargs(
             "session_timeout_ms": 6_000,
             "heartbeat_interval_ms": 1_000,
             "rebalance_timeout_ms": 6_000,
+            # A restarted local broker is empty (memory only) and its topics are declared again:
+            # a consumer notices them at its next metadata refresh (aiokafka: every 5 minutes).
+            "metadata_max_age_ms": 10_000,
         }
     else:
         kwargs |= {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.faults import postgres_outage, worker_kills
+from bench.faults import broker_outage, postgres_outage, worker_kills
 
 pytestmark = pytest.mark.integration
 
@@ -27,3 +27,24 @@ async def test_postgres_outage_under_load_gives_503_then_recovers_losing_nothing
     assert report.acknowledged > 0 and report.stored == report.acknowledged
     assert report.projected >= report.stored  # the worker resumed by itself
     assert report.recovered_after_seconds < 30
+
+
+async def test_broker_outage_under_load_keeps_ingest_and_the_worker_resumes() -> None:
+    report = await broker_outage(outage_seconds=3.0)
+    assert report.answers.keys() == {202}, "ingest goes on without the broker"
+    assert report.ready_during.keys() == {503}, "readiness reports the broker down"
+    assert report.slowest_ready_seconds < 10, "/readyz answers within its time limit"
+    assert report.acknowledged > 0 and report.stored == report.acknowledged
+    assert report.projected >= report.stored  # relay and worker resumed by themselves
+    assert report.projected_after_return > 0
+    assert report.resumed_after_seconds < 60
+
+
+async def test_broker_restart_under_load_loses_no_acknowledged_event() -> None:
+    # The local broker keeps nothing across a restart: the event store does.
+    report = await broker_outage(outage_seconds=3.0, restart=True)
+    assert report.answers.keys() == {202}
+    assert report.ready_during.keys() == {503}
+    assert report.acknowledged > 0 and report.stored == report.acknowledged
+    assert report.projected_after_return > 0, "the worker resumed on the new broker"
+    assert report.projected == report.stored  # after a rebuild from the event store

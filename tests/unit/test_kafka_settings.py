@@ -96,6 +96,7 @@ def test_plaintext_consumer_kwargs_are_unchanged() -> None:
         "session_timeout_ms": 6_000,
         "heartbeat_interval_ms": 1_000,
         "rebalance_timeout_ms": 6_000,
+        "metadata_max_age_ms": 10_000,
     }
     assert consumer_kwargs("h:9092", "kafka", group_id="g", client_id="c") == common | {
         "session_timeout_ms": 30_000,
