@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_api, bench_gateway, bench_producer, bench_scaleout, bench_worker, faults
+from bench import (
+    bench_api,
+    bench_gateway,
+    bench_producer,
+    bench_scaleout,
+    bench_worker,
+    faults,
+    soak,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -24,6 +32,7 @@ def main(argv: list[str]) -> int:
         ),
         ("scale-out", bench_scaleout.main, ["--events", "20000"] if quick else []),
         ("faults", faults.main, ["--kills", "3"] if quick else []),
+        ("soak", soak.main, ["--rate", "500", "--minutes", "2" if quick else "5"]),
     ):
         print(f"\n== {name} ==", flush=True)
         failed += bench(args) != 0

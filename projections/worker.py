@@ -438,7 +438,7 @@ class Projector(mode.Service):
         return len(usccs)
 
 
-# --- poison isolation (pure) ----------------------------------------------------------
+# --- poison isolation -----------------------------------------------------------------
 
 
 def _halves(items: list[Valid]) -> tuple[list[Valid], list[Valid]]:
