@@ -39,19 +39,13 @@ class Rebuilt:
     seconds: float
 
 
-def plan(usccs: Sequence[str], jobs: int) -> list[list[str]]:
-    """Transactions of at most CHUNK enterprises, each from the lock buckets of one job only,
-    interleaved across jobs so that every job has work from start to end."""
+def plan(usccs: Sequence[str], jobs: int) -> list[list[list[str]]]:
+    """For each job, its transactions of at most CHUNK enterprises, all from its own lock
+    buckets: one transaction per job runs at a time, so no two running ones share a lock."""
     per_job: list[list[str]] = [[] for _ in range(jobs)]
     for u in usccs:
         per_job[lock_bucket(u) % jobs].append(u)
-    chunks = [[u[i : i + CHUNK] for i in range(0, len(u), CHUNK)] for u in per_job]
-    return [c for round_ in _interleave(chunks) for c in round_]
-
-
-def _interleave(lists: list[list[list[str]]]) -> list[list[list[str]]]:
-    longest = max((len(x) for x in lists), default=0)
-    return [[x[i] for x in lists if i < len(x)] for i in range(longest)]
+    return [[u[i : i + CHUNK] for i in range(0, len(u), CHUNK)] for u in per_job]
 
 
 async def _recompute_chunk(conn: asyncpg.Connection, usccs: list[str], rules: Rules) -> int:
@@ -92,39 +86,41 @@ async def rebuild(
             )
         ]
         events = int(await conn.fetchval("SELECT count(*) FROM event_store"))
-        chunks = plan(usccs, jobs)
+        work = plan(usccs, jobs)
         with tqdm(total=len(usccs), unit="enterprise", disable=not progress, desc="rebuild") as bar:
             if jobs == 1:
                 changes = 0
-                for chunk in chunks:
+                for chunk in work[0]:
                     changes += await _recompute_chunk(conn, chunk, rules)
                     bar.update(len(chunk))
             else:
-                changes = await _in_processes(dsn, rules, chunks, jobs, bar)
+                changes = await _in_processes(dsn, rules, work, bar)
     finally:
         await conn.close()
     return Rebuilt(len(usccs), events, changes, time.perf_counter() - start)
 
 
 async def _in_processes(
-    dsn: str, rules: Rules, chunks: list[list[str]], jobs: int, bar: tqdm[None]
+    dsn: str, rules: Rules, work: list[list[list[str]]], bar: tqdm[None]
 ) -> int:
     loop = asyncio.get_running_loop()
     # spawn: the parent runs an event loop and holds connections that a fork would share.
     pool = ProcessPoolExecutor(
-        jobs,
+        len(work),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_job,
         initargs=(dsn, rules),
     )
 
-    async def run(chunk: list[str]) -> int:
-        changes = await loop.run_in_executor(pool, _run_chunk, chunk)
-        bar.update(len(chunk))
+    async def job(chunks: list[list[str]]) -> int:
+        changes = 0
+        for chunk in chunks:  # one at a time: the job's chunks share its lock buckets
+            changes += await loop.run_in_executor(pool, _run_chunk, chunk)
+            bar.update(len(chunk))
         return changes
 
     try:
-        return sum(await asyncio.gather(*(run(c) for c in chunks)))
+        return sum(await asyncio.gather(*(job(chunks) for chunks in work)))
     finally:
         # On a failure, what has not started is dropped; each chunk is its own transaction.
         pool.shutdown(cancel_futures=True)
