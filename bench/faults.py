@@ -243,6 +243,37 @@ async def private_postgres() -> AsyncIterator[PrivatePostgres]:
         await asyncio.to_thread(pg.remove)
 
 
+@contextlib.asynccontextmanager
+async def _service_and_worker(dsn: str, bootstrap: str, prefix: str) -> AsyncIterator[Settings]:
+    """The HTTP service (uvicorn, its relay included) and a projector, in this process."""
+    import uvicorn
+
+    from projections.worker import Projector
+    from services.gateway import create_app
+
+    settings = Settings(
+        database_url=dsn, kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
+        http_port=free_port(), relay_poll_seconds=0.2, scheduler_interval_seconds=3600,
+    )  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=settings.http_port,
+            log_config=None, timeout_graceful_shutdown=2,
+        )
+    )  # fmt: skip
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    projector = Projector(settings, Rules())
+    await projector.start()
+    try:
+        yield settings
+    finally:
+        await projector.stop()
+        server.should_exit = True
+        await serving
+
+
 @dataclass
 class OutageReport:
     acknowledged: int
@@ -258,96 +289,85 @@ async def postgres_outage(
 ) -> OutageReport:
     """Clients post batches to the gateway (a real uvicorn server) while a worker projects;
     PostgreSQL goes down for a while and comes back."""
-    import uvicorn
-
-    from projections.worker import Projector
-    from services.gateway import create_app
-
     async with private_postgres() as pg:
         await db.upgrade(pg.dsn)
         prefix = f"outage{uuid.uuid4().hex[:6]}."
         await ensure_topics(bootstrap, prefix, 12, 1)
-        settings = Settings(
-            database_url=pg.dsn, kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
-            http_port=free_port(), relay_poll_seconds=0.2, scheduler_interval_seconds=3600,
-        )  # fmt: skip
         conn = await asyncpg.connect(pg.dsn)
         token = await auth.issue(conn, "agency:environment")
         await conn.close()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host="127.0.0.1", port=settings.http_port,
-                log_config=None, timeout_graceful_shutdown=2,
-            )
-        )  # fmt: skip
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        projector = Projector(settings, Rules())
-        await projector.start()
-        acknowledged: set[str] = set()
-        answers: dict[int, int] = {}
-        stop = asyncio.Event()
-        down_since: list[float] = []
-        recovered: list[float] = []
+        async with _service_and_worker(pg.dsn, bootstrap, prefix) as settings:
+            return await _postgres_outage(pg, settings, token, outage_seconds, clients, batch)
 
-        async def client() -> None:
-            headers = {"Authorization": f"Bearer {token}"}
-            url = f"http://127.0.0.1:{settings.http_port}"
-            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
-                while not stop.is_set():
-                    items = [
-                        e | {"stream": "environment"}
-                        for e in findings(25, 1, seed=random.getrandbits(32))[:batch]
-                    ]
-                    r = await http.post("/v1/events", content=orjson.dumps(items))
-                    answers[r.status_code] = answers.get(r.status_code, 0) + 1
-                    if r.status_code == 202:
-                        acknowledged.update(x["event_id"] for x in items)
-                        if down_since and not recovered:
-                            recovered.append(time.perf_counter() - down_since[0])
-                    elif r.status_code == 503:
-                        await asyncio.sleep(float(r.headers.get("retry-after", "1")) / 4)
-                    else:
-                        await asyncio.sleep(0.1)
 
-        workers = [asyncio.create_task(client()) for _ in range(clients)]
-        await asyncio.sleep(2)
-        await asyncio.to_thread(pg.stop)
-        down_since.append(time.perf_counter())
-        await asyncio.sleep(outage_seconds)
-        await asyncio.to_thread(pg.start)
-        async with asyncio.timeout(60):
-            while not recovered:
-                await asyncio.sleep(0.1)
-        await asyncio.sleep(2)
-        stop.set()
-        await asyncio.gather(*workers)
+async def _postgres_outage(
+    pg: PrivatePostgres,
+    settings: Settings,
+    token: str,
+    outage_seconds: float,
+    clients: int,
+    batch: int,
+) -> OutageReport:
+    acknowledged: set[str] = set()
+    answers: dict[int, int] = {}
+    stop = asyncio.Event()
+    down_since: list[float] = []
+    recovered: list[float] = []
 
-        conn = await asyncpg.connect(pg.dsn)
-        try:
-            stored_ids = {
-                str(r["event_id"]) for r in await conn.fetch("SELECT event_id FROM event_store")
-            }
-            async with asyncio.timeout(120):
-                while await _count(
-                    conn, "SELECT coalesce(sum(event_count), 0) FROM case_file"
-                ) < len(stored_ids):
+    async def client() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"http://127.0.0.1:{settings.http_port}"
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
+            while not stop.is_set():
+                items = [
+                    e | {"stream": "environment"}
+                    for e in findings(25, 1, seed=random.getrandbits(32))[:batch]
+                ]
+                r = await http.post("/v1/events", content=orjson.dumps(items))
+                answers[r.status_code] = answers.get(r.status_code, 0) + 1
+                if r.status_code == 202:
+                    acknowledged.update(x["event_id"] for x in items)
+                    if down_since and not recovered:
+                        recovered.append(time.perf_counter() - down_since[0])
+                elif r.status_code == 503:
+                    await asyncio.sleep(float(r.headers.get("retry-after", "1")) / 4)
+                else:
                     await asyncio.sleep(0.1)
-            projected = await _count(conn, "SELECT coalesce(sum(event_count), 0) FROM case_file")
-        finally:
-            await conn.close()
-            await projector.stop()
-            server.should_exit = True
-            await serving
-        return OutageReport(
-            acknowledged=len(acknowledged),
-            unavailable_answers=answers.get(503, 0),
-            other_answers={c: k for c, k in answers.items() if c not in (202, 503)},
-            stored=len(acknowledged & stored_ids),
-            projected=projected,
-            recovered_after_seconds=recovered[0],
-        )
+
+    workers = [asyncio.create_task(client()) for _ in range(clients)]
+    await asyncio.sleep(2)
+    await asyncio.to_thread(pg.stop)
+    down_since.append(time.perf_counter())
+    await asyncio.sleep(outage_seconds)
+    await asyncio.to_thread(pg.start)
+    async with asyncio.timeout(60):
+        while not recovered:
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(2)
+    stop.set()
+    await asyncio.gather(*workers)
+
+    conn = await asyncpg.connect(pg.dsn)
+    try:
+        stored_ids = {
+            str(r["event_id"]) for r in await conn.fetch("SELECT event_id FROM event_store")
+        }
+        async with asyncio.timeout(120):
+            while await _count(conn, "SELECT coalesce(sum(event_count), 0) FROM case_file") < len(
+                stored_ids
+            ):
+                await asyncio.sleep(0.1)
+        projected = await _count(conn, "SELECT coalesce(sum(event_count), 0) FROM case_file")
+    finally:
+        await conn.close()
+    return OutageReport(
+        acknowledged=len(acknowledged),
+        unavailable_answers=answers.get(503, 0),
+        other_answers={c: k for c, k in answers.items() if c not in (202, 503)},
+        stored=len(acknowledged & stored_ids),
+        projected=projected,
+        recovered_after_seconds=recovered[0],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,120 +396,115 @@ async def broker_outage(
     starts over on them, and what was on the old broker and not yet projected is only in the
     event store, from which `jointcase rebuild` projects it (the report's `projected` is after
     one). Apache Kafka keeps its log across a restart."""
-    import uvicorn
-
     from bench.bench_gateway import scratch_database
-    from projections.worker import Projector
-    from services.gateway import create_app
 
     async with LocalBroker(f"127.0.0.1:{free_port()}") as broker, scratch_database() as dsn:
-        assert broker.pid is not None
         prefix = f"brokerout{uuid.uuid4().hex[:6]}."
         await ensure_topics(broker.bootstrap, prefix, 12, 1)
-        settings = Settings(
-            database_url=dsn, kafka_bootstrap_servers=broker.bootstrap, topic_prefix=prefix,
-            http_port=free_port(), relay_poll_seconds=0.2, scheduler_interval_seconds=3600,
-        )  # fmt: skip
         conn = await asyncpg.connect(dsn)
-        token = await auth.issue(conn, "agency:environment")
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host="127.0.0.1", port=settings.http_port,
-                log_config=None, timeout_graceful_shutdown=2,
-            )
-        )  # fmt: skip
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        projector = Projector(settings, Rules())
-        await projector.start()
-        url = f"http://127.0.0.1:{settings.http_port}"
-        acknowledged: set[str] = set()
-        answers: dict[int, int] = {}
-        ready: dict[int, int] = {}
-        slowest_ready = 0.0
-        stop = asyncio.Event()
-
-        async def client() -> None:
-            headers = {"Authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=15) as http:
-                while not stop.is_set():
-                    items = [
-                        e | {"stream": "environment"}
-                        for e in findings(25, 1, seed=random.getrandbits(32))[:10]
-                    ]
-                    r = await http.post("/v1/events", content=orjson.dumps(items))
-                    answers[r.status_code] = answers.get(r.status_code, 0) + 1
-                    if r.status_code == 202:
-                        acknowledged.update(x["event_id"] for x in items)
-                    await asyncio.sleep(0.05)
-
-        async def stored_and_projected() -> tuple[int, int]:
-            return (
-                await _count(conn, "SELECT count(*) FROM event_store"),
-                await _count(conn, "SELECT coalesce(sum(event_count), 0) FROM case_file"),
-            )
-
         try:
-            posting = [asyncio.create_task(client()) for _ in range(clients)]
-            await asyncio.sleep(2)
-            if restart:
-                await broker.stop()
-            else:
-                os.kill(broker.pid, signal.SIGSTOP)
-            frozen_until = time.monotonic() + outage_seconds
-            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-                while time.monotonic() < frozen_until:
-                    began = time.perf_counter()
-                    r = await http.get("/readyz")
-                    slowest_ready = max(slowest_ready, time.perf_counter() - began)
-                    ready[r.status_code] = ready.get(r.status_code, 0) + 1
-            if restart:
-                await broker.start()
-            else:
-                os.kill(broker.pid, signal.SIGCONT)
-            back = time.perf_counter()
-            _, projected_at_return = await stored_and_projected()
-            await asyncio.sleep(2)
-            stop.set()
-            await asyncio.gather(*posting)
-            async with asyncio.timeout(120):
-                while await _count(conn, "SELECT count(*) FROM outbox"):
-                    await asyncio.sleep(0.1)  # everything relayed to the broker
-                while True:
-                    stored, projected = await stored_and_projected()
-                    if projected >= stored or (restart and projected > projected_at_return):
-                        break
-                    await asyncio.sleep(0.1)
-            resumed = time.perf_counter() - back
-            if restart:
-                await asyncio.sleep(2)  # the worker finishes what the relay sent
-                projected_after_return = projected - projected_at_return
-                await rebuild(dsn, Rules(), jobs=1)
-                stored, projected = await stored_and_projected()
-            else:
-                projected_after_return = projected - projected_at_return
-            stored_ids = {
-                str(r["event_id"]) for r in await conn.fetch("SELECT event_id FROM event_store")
-            }
+            token = await auth.issue(conn, "agency:environment")
+            async with _service_and_worker(dsn, broker.bootstrap, prefix) as settings:
+                return await _broker_outage(
+                    broker, conn, settings, token, outage_seconds, clients, restart
+                )
         finally:
-            if broker.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(broker.pid, signal.SIGCONT)
             await conn.close()
-            await projector.stop()
-            server.should_exit = True
-            await serving
-        return BrokerOutageReport(
-            acknowledged=len(acknowledged),
-            answers=answers,
-            ready_during=ready,
-            slowest_ready_seconds=slowest_ready,
-            stored=len(acknowledged & stored_ids),
-            projected=projected,
-            resumed_after_seconds=resumed,
-            projected_after_return=projected_after_return,
+
+
+async def _broker_outage(
+    broker: LocalBroker,
+    conn: asyncpg.Connection,
+    settings: Settings,
+    token: str,
+    outage_seconds: float,
+    clients: int,
+    restart: bool,
+) -> BrokerOutageReport:
+    assert broker.pid is not None
+    url = f"http://127.0.0.1:{settings.http_port}"
+    acknowledged: set[str] = set()
+    answers: dict[int, int] = {}
+    ready: dict[int, int] = {}
+    slowest_ready = 0.0
+    stop = asyncio.Event()
+
+    async def client() -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=15) as http:
+            while not stop.is_set():
+                items = [
+                    e | {"stream": "environment"}
+                    for e in findings(25, 1, seed=random.getrandbits(32))[:10]
+                ]
+                r = await http.post("/v1/events", content=orjson.dumps(items))
+                answers[r.status_code] = answers.get(r.status_code, 0) + 1
+                if r.status_code == 202:
+                    acknowledged.update(x["event_id"] for x in items)
+                await asyncio.sleep(0.05)
+
+    async def stored_and_projected() -> tuple[int, int]:
+        return (
+            await _count(conn, "SELECT count(*) FROM event_store"),
+            await _count(conn, "SELECT coalesce(sum(event_count), 0) FROM case_file"),
         )
+
+    try:
+        posting = [asyncio.create_task(client()) for _ in range(clients)]
+        await asyncio.sleep(2)
+        if restart:
+            await broker.stop()
+        else:
+            os.kill(broker.pid, signal.SIGSTOP)
+        frozen_until = time.monotonic() + outage_seconds
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            while time.monotonic() < frozen_until:
+                began = time.perf_counter()
+                r = await http.get("/readyz")
+                slowest_ready = max(slowest_ready, time.perf_counter() - began)
+                ready[r.status_code] = ready.get(r.status_code, 0) + 1
+        if restart:
+            await broker.start()
+        else:
+            os.kill(broker.pid, signal.SIGCONT)
+        back = time.perf_counter()
+        _, projected_at_return = await stored_and_projected()
+        await asyncio.sleep(2)
+        stop.set()
+        await asyncio.gather(*posting)
+        async with asyncio.timeout(120):
+            while await _count(conn, "SELECT count(*) FROM outbox"):
+                await asyncio.sleep(0.1)  # everything relayed to the broker
+            while True:
+                stored, projected = await stored_and_projected()
+                if projected >= stored or (restart and projected > projected_at_return):
+                    break
+                await asyncio.sleep(0.1)
+        resumed = time.perf_counter() - back
+        if restart:
+            await asyncio.sleep(2)  # the worker finishes what the relay sent
+            projected_after_return = projected - projected_at_return
+            await rebuild(settings.database_url, Rules(), jobs=1)
+            stored, projected = await stored_and_projected()
+        else:
+            projected_after_return = projected - projected_at_return
+        stored_ids = {
+            str(r["event_id"]) for r in await conn.fetch("SELECT event_id FROM event_store")
+        }
+    finally:
+        if broker.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(broker.pid, signal.SIGCONT)
+    return BrokerOutageReport(
+        acknowledged=len(acknowledged),
+        answers=answers,
+        ready_during=ready,
+        slowest_ready_seconds=slowest_ready,
+        stored=len(acknowledged & stored_ids),
+        projected=projected,
+        resumed_after_seconds=resumed,
+        projected_after_return=projected_after_return,
+    )
 
 
 async def _main(args: argparse.Namespace) -> int:
