@@ -57,7 +57,7 @@ from bench.bench_gateway import scratch_database, service
 from bench.bench_worker import _MIX, batches, worker_process
 from events.uscc import complete
 from services import auth, db
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import ensure_topics, external_or_local
 from services.kafka import producer_kwargs
 from services.logging import configure
 from services.topics import topic_for
@@ -502,11 +502,8 @@ async def run(bootstrap: str, args: argparse.Namespace) -> Results:
 
 
 async def _main(args: argparse.Namespace) -> Results:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
+    async with external_or_local() as bootstrap:
         return await run(bootstrap, args)
-    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        return await run(broker.bootstrap, args)
 
 
 # --- report ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import orjson
 import events
 from bench.bench_producer import _raw, event_dicts
 from services import auth, db
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import ensure_topics, external_or_local, free_port
 from services.logging import configure
 from services.topics import topic_for
 
@@ -156,11 +156,8 @@ async def _issue(dsn: str) -> str:
 
 
 async def _main(n: int, batch: int, clients: int) -> dict[str, float]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
+    async with external_or_local() as bootstrap:
         return await run(bootstrap, n, batch, clients)
-    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        return await run(broker.bootstrap, n, batch, clients)
 
 
 def main(argv: list[str] | None = None) -> int:

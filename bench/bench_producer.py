@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import sys
 import time
 import uuid
@@ -25,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 import events
 from events.uscc import complete
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import ensure_topics, external_or_local
 from services.kafka import producer_kwargs
 from services.logging import configure
 from services.producer import EventProducer
@@ -133,11 +132,8 @@ async def run(bootstrap: str, n: int, repeat: int = 3) -> dict[str, float]:
 
 
 async def _main(n: int, repeat: int) -> dict[str, float]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
+    async with external_or_local() as bootstrap:
         return await run(bootstrap, n, repeat)
-    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        return await run(broker.bootstrap, n, repeat)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ import asyncpg
 
 from bench.bench_gateway import scratch_database
 from bench.bench_worker import log_lines, publish
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import ensure_topics, external_or_local
 from services.logging import configure
 from services.topics import stream_topics
 
@@ -154,11 +154,8 @@ async def run(bootstrap: str, n: int, enterprises: int) -> dict[str, float]:
 
 
 async def _main(n: int, enterprises: int) -> dict[str, float]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
+    async with external_or_local() as bootstrap:
         return await run(bootstrap, n, enterprises)
-    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        return await run(broker.bootstrap, n, enterprises)
 
 
 def main(argv: list[str] | None = None) -> int:

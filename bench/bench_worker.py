@@ -36,7 +36,7 @@ from bench.bench_gateway import scratch_database
 from events.uscc import complete
 from projections.rebuild import rebuild
 from projections.recompute import Rules
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import ensure_topics, external_or_local
 from services.kafka import faust_broker_settings, producer_kwargs
 from services.logging import configure
 from services.topics import stream_topics, topic_for
@@ -221,11 +221,8 @@ async def run(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 async def _main(args: argparse.Namespace) -> dict[str, float]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
+    async with external_or_local() as bootstrap:
         return await run(bootstrap, args)
-    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        return await run(broker.bootstrap, args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ from events.uscc import complete
 from projections.rebuild import rebuild
 from projections.recompute import Rules
 from services import auth, db
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import LocalBroker, ensure_topics, external_or_local, free_port
 from services.config import Settings
 from services.logging import configure
 from services.producer import EventProducer
@@ -508,11 +508,7 @@ async def _broker_outage(
 
 
 async def _main(args: argparse.Namespace) -> int:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    async with contextlib.AsyncExitStack() as stack:
-        if not bootstrap:
-            broker = await stack.enter_async_context(LocalBroker(f"127.0.0.1:{free_port()}"))
-            bootstrap = broker.bootstrap
+    async with external_or_local() as bootstrap:
         kills = await worker_kills(bootstrap, args.kills, args.enterprises, args.per_enterprise)
         print(
             f"worker SIGKILLed {kills.kills} times over {kills.events:,} events "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench.bench_gateway import scratch_database
 from bench.bench_worker import worker_process
 from bench.loadgen import generate
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import ensure_topics, external_or_local
 from services.kafka import consumer_kwargs, producer_kwargs
 from services.logging import configure
 from services.topics import stream_topics, topic_for
@@ -153,11 +152,8 @@ def verdict(samples: list[Sample], rate: float) -> tuple[bool, str]:
 
 
 async def _main(args: argparse.Namespace) -> list[Sample]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
+    async with external_or_local() as bootstrap:
         return await run(bootstrap, args)
-    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        return await run(broker.bootstrap, args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from events import Event
 from projections.blacklist import BlacklistStatus
@@ -19,6 +18,7 @@ from projections.casefile import CaseFile, CaseState, DimensionState
 from projections.policy import CreditStatus
 from services.db import Connection, Executor
 from services.eventstore import decode
+from services.topics import key_hash
 
 # Raw meter readings feed the detector, not the case file (DESIGN §4: cost of recomputing).
 UNSHAPING_TYPES = ("PowerReading",)
@@ -52,8 +52,7 @@ LOCK_BUCKETS = 384  # 2^7 x 3
 
 
 def lock_bucket(uscc: str) -> int:
-    hashed: int = murmur2(uscc.encode())
-    return (hashed & 0x7FFFFFFF) % LOCK_BUCKETS
+    return key_hash(uscc.encode()) % LOCK_BUCKETS
 
 
 async def lock_enterprises(conn: Connection, usccs: Iterable[str]) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import os
 import signal
 import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import IO, Any
 
@@ -297,6 +298,18 @@ class LocalBroker:
 
 
 # --- topics -----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def external_or_local() -> AsyncIterator[str]:
+    """The bootstrap address of the broker at KAFKA_BOOTSTRAP_SERVERS, else of a local broker
+    started on a free port for the duration (benchmarks and tests)."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
+        yield broker.bootstrap
 
 
 def all_topics(prefix: str) -> list[str]:

@@ -32,7 +32,6 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, UnknownError
-from aiokafka.partitioner import murmur2
 
 from events import (
     EVENT_TYPES,
@@ -55,7 +54,7 @@ from services.kafka import (
     producer_kwargs,
 )
 from services.logging import get_logger
-from services.topics import topic_for
+from services.topics import key_hash, topic_for
 
 __all__ = [
     "Accepted",
@@ -470,7 +469,7 @@ class EventProducer:
         if hashed is None:
             if len(self._key_hashes) >= _KEY_CACHE_SIZE:
                 self._key_hashes.clear()
-            hashed = self._key_hashes[key] = murmur2(key) & 0x7FFFFFFF
+            hashed = self._key_hashes[key] = key_hash(key)
         return partitions[hashed % len(partitions)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aiokafka.partitioner import murmur2
+
 from events import Stream
 
 DEAD_LETTER = "deadletter"
@@ -9,6 +11,12 @@ DEAD_LETTER = "deadletter"
 
 def topic_for(stream: Stream | str, prefix: str) -> str:
     return f"{prefix}{Stream(stream).value}"
+
+
+def key_hash(key: bytes) -> int:
+    """The hash Kafka's default partitioner takes a key's partition from (modulo the count)."""
+    hashed: int = murmur2(key)
+    return hashed & 0x7FFFFFFF
 
 
 def stream_topics(prefix: str) -> list[str]:

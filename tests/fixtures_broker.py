@@ -6,24 +6,19 @@ tansu broker is started on a free port for the session and stopped at the end.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
-from services.broker import LocalBroker, ensure_topics, free_port
+from services.broker import ensure_topics, external_or_local
 from services.config import Settings
 
 
 @pytest.fixture(scope="session")
 async def kafka_bootstrap() -> AsyncIterator[str]:
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external:
-        yield external
-        return
-    async with LocalBroker(f"127.0.0.1:{free_port()}") as broker:
-        yield broker.bootstrap
+    async with external_or_local() as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiokafka.partitioner import murmur2
 from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.readmodels import LOCK_BUCKETS, lock_bucket
 from projections.rebuild import CHUNK, plan
+from services.topics import key_hash
 from tests.strategies import usccs
 
 
@@ -29,5 +29,5 @@ def test_rebuild_plan_covers_every_enterprise_once_and_keeps_jobs_apart(
 def test_a_lock_bucket_determines_the_kafka_partition(code: str, partitions: int) -> None:
     # Workers owning different partitions of the stream topics then take different locks.
     assert LOCK_BUCKETS % partitions == 0
-    partition = (murmur2(code.encode()) & 0x7FFFFFFF) % partitions
+    partition = key_hash(code.encode()) % partitions
     assert lock_bucket(code) % partitions == partition
