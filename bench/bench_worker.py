@@ -5,6 +5,9 @@
 
 1. Publishes N events over E enterprises to the stream topics (raw aiokafka).
 2. A bare Faust agent over the same topics that does no work: events/s (the baseline).
+   Beside it the worker's storage floor: an aiokafka batch consumer that validates each event
+   and appends it to the event store, committing offsets after each batch, and projects
+   nothing. No projecting worker can be faster than that on the same machine.
 3. The worker (`jointcase worker`, its own process) from the first batch to the last committed
    read model: events/s, and its peak RSS.
 4. Peak RSS again with --rss-events, to show it does not grow with the event count.
@@ -30,14 +33,16 @@ from typing import Any
 import asyncpg
 import faust
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.bench_gateway import scratch_database
 from events.uscc import complete
 from projections.rebuild import rebuild
 from projections.recompute import Rules
+from projections.worker import APPEND_CHUNK, decode
+from services import eventstore
 from services.broker import ensure_topics, external_or_local
-from services.kafka import faust_broker_settings, producer_kwargs
+from services.kafka import consumer_kwargs, faust_broker_settings, producer_kwargs
 from services.logging import configure
 from services.topics import stream_topics, topic_for
 
@@ -135,6 +140,38 @@ async def bare_faust(bootstrap: str, prefix: str, n: int) -> float:
     return n / (seen["last"] - seen["first"])
 
 
+async def storage_floor(bootstrap: str, prefix: str, n: int, dsn: str) -> float:
+    """Events/s of consume, validate and append (the worker's own decode and append), from
+    the first fetch to the last committed batch, without any projection."""
+    consumer = AIOKafkaConsumer(
+        *stream_topics(prefix),
+        **consumer_kwargs(bootstrap, "local", group_id=f"{prefix}floor"),
+        max_partition_fetch_bytes=256 * 1024,
+        fetch_max_bytes=16 * 1024 * 1024,
+    )
+    conn = await asyncpg.connect(dsn)
+    await consumer.start()
+    try:
+        seen = 0
+        first = 0.0
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=200, max_records=50_000)
+            if not batch:
+                continue
+            first = first or time.perf_counter()
+            valid, _ = decode([r for rs in batch.values() for r in rs], prefix)
+            async with conn.transaction():
+                for i in range(0, len(valid), APPEND_CHUNK):
+                    chunk = [v.row for v in valid[i : i + APPEND_CHUNK]]
+                    await eventstore.append_rows(conn, chunk, outbox=False)
+            await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
+            seen += sum(len(rs) for rs in batch.values())
+        return n / (time.perf_counter() - first)
+    finally:
+        await consumer.stop()
+        await conn.close()
+
+
 @contextlib.asynccontextmanager
 async def worker_process(dsn: str, bootstrap: str, prefix: str, log: Path) -> AsyncIterator[int]:
     env = os.environ | {
@@ -205,6 +242,8 @@ async def run(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
     await publish(bootstrap, prefix, args.events, args.enterprises)
     out["bare_faust_events_per_s"] = await bare_faust(bootstrap, prefix, args.events)
     async with scratch_database() as dsn:
+        out["floor_events_per_s"] = await storage_floor(bootstrap, prefix, args.events, dsn)
+    async with scratch_database() as dsn:
         rate, rss = await project(bootstrap, prefix, args.events, dsn)
     out["worker_events_per_s"], out["worker_peak_rss_mb"] = rate, rss
 
@@ -238,8 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     w(f"events: {args.events:,} over {args.enterprises:,} enterprises\n")
     w(f"bare Faust agent (no work):      {f['bare_faust_events_per_s']:>10,.0f} events/s\n")
     w(f"worker, topic -> read models:    {f['worker_events_per_s']:>10,.0f} events/s\n")
+    w(f"storage floor (validate+append): {f['floor_events_per_s']:>10,.0f} events/s\n")
     ratio = f["worker_events_per_s"] / f["bare_faust_events_per_s"]
     w(f"worker / bare Faust:             {ratio:>10.2f}\n")
+    ratio = f["worker_events_per_s"] / f["floor_events_per_s"]
+    w(f"worker / storage floor:          {ratio:>10.2f}\n")
     w(f"worker peak RSS at {args.events:,}:   {f['worker_peak_rss_mb']:>10,.0f} MB\n")
     if "large_worker_peak_rss_mb" in f:
         rate = f["large_worker_events_per_s"]

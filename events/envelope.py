@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from events import payloads as p
@@ -40,7 +40,7 @@ class Envelope(BaseModel):
 
     @field_validator("stream")
     @classmethod
-    def _stream_may_publish(cls, stream: Stream, info: ValidationInfo) -> Stream:
+    def _stream_may_publish(cls, stream: Stream) -> Stream:
         if cls.allowed_streams and stream not in cls.allowed_streams:
             allowed = ", ".join(sorted(cls.allowed_streams))
             raise PydanticCustomError(

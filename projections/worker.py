@@ -31,9 +31,8 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 
-from events import Event, InvalidEvent, parse_event
+from events import InvalidEvent, parse_event
 from events.envelope import PowerReading
-from events.streams import Stream
 from projections import metrics, readmodels
 from projections.recompute import Rules, load_rules, recompute
 from services import db, eventstore
@@ -68,19 +67,26 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class Valid:
-    """A record of the batch that holds a valid event. The decoded event itself is not kept:
-    decoded events were most of a batch's memory, so each is decoded again where it is used
-    (the append, the fold's history); meter readings, which the detector needs, are kept."""
+    """A record of the batch that holds a valid event, with the event as a row for the store.
+    The decoded event itself is not kept (decoded events were most of a batch's memory): the
+    fold reads the enterprise's history from the store; meter readings, which the detector
+    needs, are kept."""
 
     record: ConsumerRecord[bytes, bytes]
-    event_id: UUID
-    enterprise: str
-    stream: Stream
+    row: eventstore.Row
     reading: PowerReading | None = None
 
-    def event(self) -> Event:
-        # Validated once already: the same bytes give the same event.
-        return parse_event(orjson.loads(self.record.value or b"null"))
+    @property
+    def event_id(self) -> UUID:
+        return self.row.event_id
+
+    @property
+    def enterprise(self) -> str:
+        return self.row.enterprise
+
+    @property
+    def stream(self) -> str:
+        return self.row.stream
 
 
 def decode(
@@ -111,7 +117,7 @@ def decode(
             )
         else:
             reading = event if isinstance(event, PowerReading) else None
-            valid.append(Valid(r, event.event_id, event.enterprise, event.stream, reading))
+            valid.append(Valid(r, eventstore.row_of(event), reading))
     return valid, dead
 
 
@@ -352,8 +358,8 @@ class Projector(mode.Service):
         async with self.pool.acquire() as conn, conn.transaction():
             outcomes = []
             for i in range(0, len(items), APPEND_CHUNK):
-                chunk = [v.event() for v in items[i : i + APPEND_CHUNK]]
-                outcomes += await eventstore.append(conn, chunk, outbox=False)
+                chunk = [v.row for v in items[i : i + APPEND_CHUNK]]
+                outcomes += await eventstore.append_rows(conn, chunk, outbox=False)
             touched: dict[str, None] = {}
             readings: dict[str, list[PowerReading]] = {}
             for v, outcome in zip(items, outcomes, strict=True):

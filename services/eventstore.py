@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -58,16 +59,44 @@ RETURNING event_id
 """
 
 
-def _columns(events: Sequence[Event]) -> list[list[object]]:
+@dataclass(frozen=True, slots=True)
+class Row:
+    """An event as a row of the store: its indexed columns and its canonical JSON. Made once
+    when the event is validated, so appending it needs no second decode."""
+
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    stream: str
+    enterprise: str
+    occurred_at: datetime
+    recorded_at: datetime
+    body: bytes
+
+
+def row_of(event: Event) -> Row:
+    return Row(
+        event.event_id,
+        event.event_type,
+        event.schema_version,
+        event.stream.value,
+        event.enterprise,
+        event.occurred_at,
+        event.recorded_at,
+        to_json(event),
+    )
+
+
+def _columns(rows: Sequence[Row]) -> list[list[object]]:
     return [
-        [e.event_id for e in events],
-        [e.event_type for e in events],
-        [e.schema_version for e in events],
-        [e.stream.value for e in events],
-        [e.enterprise for e in events],
-        [e.occurred_at for e in events],
-        [e.recorded_at for e in events],
-        [to_json(e).decode() for e in events],
+        [r.event_id for r in rows],
+        [r.event_type for r in rows],
+        [r.schema_version for r in rows],
+        [r.stream for r in rows],
+        [r.enterprise for r in rows],
+        [r.occurred_at for r in rows],
+        [r.recorded_at for r in rows],
+        [r.body.decode() for r in rows],
     ]
 
 
@@ -78,50 +107,55 @@ async def append(conn: Executor, events: Sequence[Event], *, outbox: bool) -> li
     the same statement. A resent event is a duplicate; a different event under a known id is a
     conflict and changes nothing.
     """
-    if not events:
+    return await append_rows(conn, [row_of(e) for e in events], outbox=outbox)
+
+
+async def append_rows(conn: Executor, rows: Sequence[Row], *, outbox: bool) -> list[AppendOutcome]:
+    """`append` for events already made into rows (`row_of`)."""
+    if not rows:
         return []
     inserted = {
         r["event_id"]
-        for r in await conn.fetch(_APPEND_WITH_OUTBOX if outbox else _APPEND, *_columns(events))
+        for r in await conn.fetch(_APPEND_WITH_OUTBOX if outbox else _APPEND, *_columns(rows))
     }
-    outcomes = [AppendOutcome.ACCEPTED] * len(events)
-    missing = [i for i, e in enumerate(events) if e.event_id not in inserted]
+    outcomes = [AppendOutcome.ACCEPTED] * len(rows)
+    missing = [i for i, r in enumerate(rows) if r.event_id not in inserted]
     if missing:
-        same = await _compare(conn, [events[i] for i in missing])
+        same = await _compare(conn, [rows[i] for i in missing])
         for i in missing:
-            if not same.get(events[i].event_id, False):
+            if not same.get(rows[i].event_id, False):
                 outcomes[i] = AppendOutcome.CONFLICT
             else:
                 outcomes[i] = AppendOutcome.DUPLICATE
     return outcomes
 
 
-async def _compare(conn: Executor, events: list[Event]) -> dict[UUID, bool]:
+async def _compare(conn: Executor, rows: list[Row]) -> dict[UUID, bool]:
     """For events whose id is taken: is the stored event the same one?"""
-    rows = await conn.fetch(
+    found = await conn.fetch(
         """
         SELECT e.event_id, e.body = t.body::jsonb AS same,
                CASE WHEN e.body = t.body::jsonb THEN NULL ELSE e.body::text END AS stored
         FROM event_store e JOIN unnest($1::uuid[], $2::text[]) AS t(id, body)
              ON e.event_id = t.id
         """,
-        [e.event_id for e in events],
-        [to_json(e).decode() for e in events],
+        [r.event_id for r in rows],
+        [r.body.decode() for r in rows],
     )
-    by_id = {e.event_id: e for e in events}
+    by_id = {r.event_id: r for r in rows}
     # jsonb equality settles nearly every resend; a differently written but equal event
     # (another UTC offset for the same instant, say) is compared as an event.
     return {
-        r["event_id"]: bool(r["same"]) or _same_event(r["stored"], by_id[r["event_id"]])
-        for r in rows
+        f["event_id"]: bool(f["same"]) or _same_event(f["stored"], by_id[f["event_id"]])
+        for f in found
     }
 
 
-def _same_event(stored_body: str | None, event: Event) -> bool:
+def _same_event(stored_body: str | None, row: Row) -> bool:
     if stored_body is None:
         return False
     try:
-        return parse_event(orjson.loads(stored_body)) == event
+        return decode(stored_body) == decode(row.body)
     except InvalidEvent:
         return False
 
