@@ -892,10 +892,11 @@ def _dimensions(findings: list[Finding]) -> tuple[DimensionStatus, ...]:
 
 
 _SEVERITY_RANK = {sev: sev.rank for sev in Severity}
+_SEVERITIES = tuple(Severity)  # iterating an enum class is slow; a tuple is not
 
 
 def _counts(findings: list[Finding]) -> FindingCounts:
-    by_sev: dict[Severity, list[Finding]] = {sev: [] for sev in Severity}
+    by_sev: dict[Severity, list[Finding]] = {sev: [] for sev in _SEVERITIES}
     for f in findings:
         by_sev[f.severity].append(f)
     rows = []
@@ -959,6 +960,12 @@ class _Need:
 
 
 def _capacity(c: _Collected) -> CapacityLedger:
+    if not (c.equipment or c.dismantlings or c.targets or c.overdue or c.replacements):
+        return _NO_CAPACITY  # most enterprises: the ledger of no events, built once
+    return _ledger(c)
+
+
+def _ledger(c: _Collected) -> CapacityLedger:
     # The latest registration of an equipment id describes it (a re-registration corrects it);
     # the first dismantling removes it, later ones repeat it.
     registered = {eid: regs[-1] for eid, regs in c.equipment.items()}
@@ -1066,9 +1073,13 @@ def _equipment(
     return tuple(out)
 
 
+_PRODUCTS = tuple(Product)
+_KINDS = tuple(EquipmentKind)
+
+
 def _by_product(equipment: tuple[Equipment, ...]) -> tuple[ProductTotal, ...]:
     out = []
-    for product in Product:
+    for product in _PRODUCTS:
         items = [q for q in equipment if q.product is product]
         out.append(
             ProductTotal(
@@ -1087,7 +1098,7 @@ def _by_product(equipment: tuple[Equipment, ...]) -> tuple[ProductTotal, ...]:
 
 def _by_kind(equipment: tuple[Equipment, ...]) -> tuple[KindTotal, ...]:
     out = []
-    for kind in EquipmentKind:
+    for kind in _KINDS:
         items = [q for q in equipment if q.kind is kind]
         if not items:
             continue
@@ -1255,6 +1266,9 @@ def _case(
 
 
 # --- the case file --------------------------------------------------------------------
+
+
+_NO_CAPACITY = _ledger(_Collected())  # the ledger of an enterprise without capacity events
 
 
 def _single_uscc(ordered: list[Event], uscc: str | None) -> str:

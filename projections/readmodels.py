@@ -12,12 +12,10 @@ from datetime import datetime
 
 import orjson
 
-from events import Event
 from projections.blacklist import BlacklistStatus
 from projections.casefile import CaseFile, CaseState, DimensionState
 from projections.policy import CreditStatus
 from services.db import Connection, Executor
-from services.eventstore import decode
 from services.topics import key_hash
 
 # Raw meter readings feed the detector, not the case file (DESIGN §4: cost of recomputing).
@@ -29,17 +27,18 @@ _CHANGE_FEED_LOCK = 0x6A6F696E7463  # "jointc"
 _ENTERPRISE_LOCK_SPACE = 0x6A6F  # first key of the two-key enterprise locks
 
 
-async def histories(conn: Executor, usccs: Sequence[str]) -> dict[str, list[Event]]:
-    """The events that shape each enterprise's read models."""
+async def histories(conn: Executor, usccs: Sequence[str]) -> dict[str, list[str]]:
+    """The events that shape each enterprise's read models, as stored (JSON text): decoding
+    them is part of the fold, which may run away from the event loop."""
     rows = await conn.fetch(
         "SELECT enterprise, body::text AS body FROM event_store "
         "WHERE enterprise = ANY($1::text[]) AND event_type <> ALL($2::text[])",
         list(usccs),
         list(UNSHAPING_TYPES),
     )
-    out: dict[str, list[Event]] = {u: [] for u in usccs}
+    out: dict[str, list[str]] = {u: [] for u in usccs}
     for r in rows:
-        out[r["enterprise"]].append(decode(r["body"]))
+        out[r["enterprise"]].append(r["body"])
     return out
 
 

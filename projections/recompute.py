@@ -7,7 +7,9 @@ caller's transaction.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -188,28 +190,57 @@ async def recompute(
         anomalies = await detect_power(conn, readings, now, rules.detector)
         await eventstore.append(conn, anomalies, outbox=True)
         notices += len(anomalies)
-    # In chunks, so memory holds a chunk's histories and case files, not the whole batch's.
-    for i in range(0, len(usccs), CHUNK):
-        chunk = usccs[i : i + CHUNK]
-        histories = await readmodels.histories(conn, chunk)
-        projections = []
-        due_notices: list[Event] = []
-        for uscc in chunk:
-            events = histories[uscc]
-            p = project(uscc, events, now, rules)
-            # Derived events can call for more (an overdue notice, then an escalation): a
-            # couple of rounds settle it, since each is emitted once.
-            for _ in range(3):
-                due = derived_events(p.case_file, now, rules)
-                if not due:
-                    break
-                due_notices.extend(due)
-                events = [*events, *due]
-                p = project(uscc, events, now, rules)
-            projections.append(p)
-        if due_notices:
-            # Through the outbox, so the notices reach Kafka and every reader like any event.
-            await eventstore.append(conn, due_notices, outbox=True)
-        changes += await readmodels.save(conn, projections)
-        notices += len(due_notices)
+    # In chunks, so memory holds two chunks' histories and case files, not the whole batch's.
+    # A chunk is folded in a thread while the connection writes the one before and reads the
+    # one after: PostgreSQL works while Python folds, and the event loop stays responsive.
+    loop = asyncio.get_running_loop()
+    folding: asyncio.Future[Folded] | None = None
+    for i in range(0, len(usccs) + CHUNK, CHUNK):
+        done = folding
+        if i < len(usccs):
+            histories = await readmodels.histories(conn, usccs[i : i + CHUNK])
+            folding = loop.run_in_executor(_folder(), fold, histories, now, rules)
+        if done is not None:
+            folded = await done
+            if folded.notices:
+                # Through the outbox, so the notices reach Kafka and every reader like any event.
+                await eventstore.append(conn, folded.notices, outbox=True)
+                notices += len(folded.notices)
+            changes += await readmodels.save(conn, folded.projections)
     return Recomputed(len(usccs), changes, notices)
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    projections: list[readmodels.Projection]
+    notices: list[Event]  # derived events to append
+
+
+def fold(histories: Mapping[str, Sequence[str]], now: datetime, rules: Rules) -> Folded:
+    """The read models of these enterprises from their stored events (pure)."""
+    projections = []
+    notices: list[Event] = []
+    for uscc, bodies in histories.items():
+        events = [eventstore.decode(b) for b in bodies]
+        p = project(uscc, events, now, rules)
+        # Derived events can call for more (an overdue notice, then an escalation): a couple
+        # of rounds settle it, since each is emitted once.
+        for _ in range(3):
+            due = derived_events(p.case_file, now, rules)
+            if not due:
+                break
+            notices.extend(due)
+            events = [*events, *due]
+            p = project(uscc, events, now, rules)
+        projections.append(p)
+    return Folded(projections, notices)
+
+
+_fold_thread: ThreadPoolExecutor | None = None
+
+
+def _folder() -> ThreadPoolExecutor:
+    global _fold_thread
+    if _fold_thread is None:
+        _fold_thread = ThreadPoolExecutor(1, thread_name_prefix="fold")
+    return _fold_thread

@@ -60,19 +60,34 @@ def _now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Where a message was read: what its dead letter names."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[bytes, bytes]) -> Source:
+        return cls(record.topic, record.partition, record.offset, record.key)
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
-    record: ConsumerRecord[bytes, bytes]
+    source: Source
+    value: bytes | None
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class Valid:
-    """A record of the batch that holds a valid event, with the event as a row for the store.
-    The decoded event itself is not kept (decoded events were most of a batch's memory): the
-    fold reads the enterprise's history from the store; meter readings, which the detector
-    needs, are kept."""
+    """A message of the batch that holds a valid event, as a row for the store. Neither the
+    message nor the decoded event is kept (together they were most of a batch's memory): the
+    fold reads the enterprise's history from the store, and a dead letter carries the event as
+    validated. Meter readings, which the detector needs, are kept."""
 
-    record: ConsumerRecord[bytes, bytes]
+    source: Source
     row: eventstore.Row
     reading: PowerReading | None = None
 
@@ -99,30 +114,30 @@ def decode(
         try:
             data = orjson.loads(r.value) if r.value is not None else None
         except orjson.JSONDecodeError as exc:
-            dead.append(DeadLetter(r, f"malformed JSON: {exc}"))
+            dead.append(DeadLetter(Source.of(r), r.value, f"malformed JSON: {exc}"))
             continue
         try:
             event = parse_event(data)
         except InvalidEvent as exc:
-            dead.append(DeadLetter(r, f"invalid event: {exc}"))
+            dead.append(DeadLetter(Source.of(r), r.value, f"invalid event: {exc}"))
             continue
         key = r.key.decode(errors="replace") if r.key is not None else None
         if key != event.enterprise:
             # Co-partitioning depends on the key: elsewhere, this enterprise's events would be
             # projected by two workers at once.
-            dead.append(DeadLetter(r, f"message key {key!r} is not the enterprise's USCC"))
+            reason = f"message key {key!r} is not the enterprise's USCC"
+            dead.append(DeadLetter(Source.of(r), r.value, reason))
         elif stream_of_topic(r.topic, prefix) is not event.stream:
-            dead.append(
-                DeadLetter(r, f"stream {event.stream.value!r} published on topic {r.topic!r}")
-            )
+            reason = f"stream {event.stream.value!r} published on topic {r.topic!r}"
+            dead.append(DeadLetter(Source.of(r), r.value, reason))
         else:
             reading = event if isinstance(event, PowerReading) else None
-            valid.append(Valid(r, eventstore.row_of(event), reading))
+            valid.append(Valid(Source.of(r), eventstore.row_of(event), reading))
     return valid, dead
 
 
 def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
-    r = letter.record
+    r = letter.source
     return [
         ("reason", letter.reason.encode()[:4000]),
         ("source_topic", r.topic.encode()),
@@ -254,24 +269,29 @@ class Projector(mode.Service):
         assert self.consumer is not None
         started = time.time()
         records = [r for rs in batches.values() for r in rs]
+        ends = {tp: rs[-1].offset + 1 for tp, rs in batches.items()}
+        stamps = [r.timestamp for r in records]
         valid, dead = decode(records, self.prefix)
+        # The messages are not kept while the batch is projected: only what was made of them.
+        batches.clear()
+        records.clear()
         recomputed = self.stats.recomputed
         dead += await self._store_and_project(valid)
         await self._dead_letter(dead)
         try:
-            await self.consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+            await self.consumer.commit(ends)
         except KafkaError as exc:
             # The batch is in the event store and the read models: delivered again (to this
             # worker or the partitions' new owner, after a rebalance or a broker restart), it
             # changes nothing. A later commit covers these offsets too.
             log.warning("offsets not committed; the batch may be delivered again", error=repr(exc))
         self.stats.batches += 1
-        self.stats.consumed += len(records)
+        self.stats.consumed += len(stamps)
         self.stats.dead_lettered += len(dead)
-        self._observe(batches, records, dead, started, recomputed)
+        self._observe(ends, stamps, dead, started, recomputed)
         log.info(
             "batch projected",
-            consumed=len(records),
+            consumed=len(stamps),
             dead_lettered=len(dead),
             enterprises=self.stats.recomputed - recomputed,
             started=started,
@@ -280,25 +300,24 @@ class Projector(mode.Service):
 
     def _observe(
         self,
-        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
-        records: list[ConsumerRecord[bytes, bytes]],
+        ends: dict[TopicPartition, int],
+        stamps: list[int],
         dead: list[DeadLetter],
         started: float,
         recomputed_before: int,
     ) -> None:
         now = time.time()
-        metrics.CONSUMED.inc(len(records))
+        metrics.CONSUMED.inc(len(stamps))
         metrics.DEAD_LETTERED.inc(len(dead))
         metrics.RECOMPUTED.inc(self.stats.recomputed - recomputed_before)
         metrics.BATCH_SECONDS.observe(now - started)
-        for r in records:
-            if r.timestamp > 0:
-                metrics.VISIBLE_SECONDS.observe(max(0.0, now - r.timestamp / 1000))
+        for stamp in stamps:
+            if stamp > 0:
+                metrics.VISIBLE_SECONDS.observe(max(0.0, now - stamp / 1000))
         assert self.consumer is not None
-        for tp in batches:
+        for tp, last in ends.items():
             end = self.consumer.highwater(tp)
             if end is not None:
-                last = batches[tp][-1].offset + 1
                 metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - last))
 
     async def _store_and_project(self, valid: list[Valid]) -> list[DeadLetter]:
@@ -368,7 +387,7 @@ class Projector(mode.Service):
                     event_logger(log, v.event_id, v.enterprise, v.stream).warning(
                         "dead-lettered", reason=reason
                     )
-                    dead.append(DeadLetter(v.record, reason))
+                    dead.append(DeadLetter(v.source, v.row.body, reason))
                     continue
                 if outcome is AppendOutcome.ACCEPTED:
                     applied += 1
@@ -398,9 +417,9 @@ class Projector(mode.Service):
             log.warning(
                 "dead-lettered",
                 reason=letter.reason,
-                topic=letter.record.topic,
-                partition=letter.record.partition,
-                offset=letter.record.offset,
+                topic=letter.source.topic,
+                partition=letter.source.partition,
+                offset=letter.source.offset,
             )
         delay = 0.2
         while True:
@@ -419,8 +438,8 @@ class Projector(mode.Service):
         futures = [
             await self.producer.send(
                 topic,
-                letter.record.value,
-                key=letter.record.key,
+                letter.value,
+                key=letter.source.key,
                 headers=dead_letter_headers(letter),
             )
             for letter in dead
@@ -495,7 +514,7 @@ def _refused(item: Valid, exc: BaseException) -> DeadLetter:
     event_logger(log, item.event_id, item.enterprise, item.stream).warning(
         "dead-lettered", reason=reason
     )
-    return DeadLetter(item.record, reason)
+    return DeadLetter(item.source, item.row.body, reason)
 
 
 # --- the Faust app (composition root of the worker) -----------------------------------

@@ -159,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("rebuild", _rebuild, "recompute every read model from the event store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
-        "--jobs", type=int, default=None, help="processes to recompute in (default: one per core)"
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes to recompute in (default: one more than the cores)",
     )
 
     p = command("publish", _publish, "publish events from a JSON Lines file to Kafka")
