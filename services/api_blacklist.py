@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -16,13 +17,16 @@ from pydantic import BaseModel, Field
 from events.uscc import InvalidUscc, validate
 from projections.policy import Policy
 from services import readside
+from services.audit import AuditWriter
 from services.auth import Principal
-from services.db import Executor
+from services.batching import GroupRunner
 from services.http import ERRORS, TOO_LARGE, json_response, pool_of, require
+from services.readside import AuditRow
 
 router = APIRouter(prefix="/v1", tags=["blacklist"], responses=ERRORS)
 
-READERS = require("bank", "taskforce", "admin")
+READER_KINDS = ("bank", "taskforce", "admin")
+READERS = require(*READER_KINDS)
 MAX_BULK = 10_000
 
 UsccPath = Annotated[
@@ -63,11 +67,71 @@ def policy_of(request: Request) -> Policy:
     return policy
 
 
-async def _audit(
-    conn: Executor, who: Principal, route: str, codes: list[str], answers: list[str], v: int
+def audit_writer(request: Request) -> AuditWriter:
+    writer: AuditWriter = request.app.state.audit
+    return writer
+
+
+async def audited(
+    writer: AuditWriter,
+    who: Principal,
+    route: str,
+    codes: list[str],
+    answers: list[str],
+    version: int,
 ) -> None:
+    """Returns once a bank's query is in the audit; other roles are not audited."""
     if who.bank_id is not None:
-        await readside.audit(conn, who.bank_id, route, codes, answers, v)
+        await writer.write(AuditRow(who.bank_id, route, codes, answers, version))
+
+
+async def _audit(
+    request: Request, who: Principal, route: str, codes: list[str], answers: list[str], v: int
+) -> None:
+    await audited(audit_writer(request), who, route, codes, answers, v)
+
+
+class StatusReader:
+    """Current statuses for the lookups of concurrent requests, one statement per group
+    (services/batching.py). `pool` may be one for single statements (`db.create_pool`)."""
+
+    def __init__(self, pool: asyncpg.Pool, policy: Policy) -> None:
+        self._pool = pool
+        self._policy = policy
+        # Two groups in flight: one slow statement does not hold up every lookup.
+        self._runner: GroupRunner[str, dict[str, Any]] = GroupRunner(self._read, concurrency=2)
+
+    async def status(self, code: str) -> dict[str, Any]:
+        """What a bank is told about a valid code now; Unavailable without the database."""
+        return await self._runner.run(code)
+
+    async def close(self) -> None:
+        await self._runner.close()
+
+    @property
+    def statements(self) -> int:
+        """How many statements have answered the lookups so far."""
+        return self._runner.groups
+
+    async def _read(self, codes: list[str]) -> list[dict[str, Any]]:
+        async with self._pool.acquire() as conn:
+            return await readside.blacklist_now(conn, codes, datetime.now(UTC), self._policy)
+
+
+def status_reader(request: Request) -> StatusReader:
+    reader: StatusReader = request.app.state.status_reader
+    return reader
+
+
+async def current_status(
+    reader: StatusReader, writer: AuditWriter, who: Principal, uscc: str
+) -> dict[str, Any]:
+    """The answer to `GET /v1/blacklist/{uscc}` without `as_of`, audited: the route and the
+    fast lookup in front of the framework (services/fast_lookup.py) both give this."""
+    code = checked(uscc)
+    answer = await reader.status(code)
+    await audited(writer, who, "status", [code], [answer["status"]], answer["data_version"])
+    return answer
 
 
 @router.get(
@@ -85,7 +149,7 @@ async def changes(
     rows = await readside.changes(pool_of(request), after, limit)
     next_after = rows[-1]["cursor"] if rows else after
     await _audit(
-        pool_of(request),
+        request,
         who,
         "changes",
         [r["uscc"] for r in rows],
@@ -102,15 +166,15 @@ async def status(
     uscc: UsccPath,
     as_of: AsOf = None,
 ) -> Response:
+    if as_of is None:
+        # Usually answered before the framework by services/fast_lookup.py, the same way.
+        answer = await current_status(status_reader(request), audit_writer(request), who, uscc)
+        return json_response(200, answer)
     code = checked(uscc)
     at = evaluation_time(as_of)
-    # One connection for the answer and its audit row: the hot path of every bank.
     async with pool_of(request).acquire() as conn:
-        if as_of is None:
-            answer = await readside.blacklist_now(conn, code, at, policy_of(request))
-        else:
-            answer = await readside.blacklist_as_of(conn, code, at, policy_of(request))
-        await _audit(conn, who, "status", [code], [answer["status"]], answer["data_version"])
+        answer = await readside.blacklist_as_of(conn, code, at, policy_of(request))
+    await _audit(request, who, "status", [code], [answer["status"]], answer["data_version"])
     return json_response(200, answer)
 
 
@@ -130,7 +194,7 @@ async def explain(
     rules = await readside.explanation(pool, code, at, policy_of(request))
     version = await readside.data_version(pool)
     fired = ",".join(r.rule_id for r in rules if r.active) or "none"
-    await _audit(pool, who, "explain", [code], [fired], version)
+    await _audit(request, who, "explain", [code], [fired], version)
     return json_response(
         200,
         {
@@ -176,7 +240,7 @@ async def bulk(
         if "error" not in a:
             a.update(found.get(a["uscc"]) or _no_record(a["uscc"]))
     await _audit(
-        pool,
+        request,
         who,
         "bulk",
         [a["uscc"] for a in answers],

@@ -111,13 +111,27 @@ async def upgrade(dsn: str) -> list[Migration]:
         await conn.close()
 
 
-async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, max_size: int = 10, *, single_statements: bool = False
+) -> asyncpg.Pool:
+    """`single_statements`: a pool whose connections only ever run single statements outside
+    any transaction, so no session state (SET, LISTEN, locks, cursors) outlives one; returning
+    a connection then skips asyncpg's reset query, a round trip to the server on every use."""
     # min_size=0: the service starts (and answers 503) while PostgreSQL is down.
     pool = await asyncpg.create_pool(
-        dsn, min_size=0, max_size=max_size, timeout=5, command_timeout=30
+        dsn,
+        min_size=0,
+        max_size=max_size,
+        timeout=5,
+        command_timeout=30,
+        reset=_nothing_to_reset if single_statements else None,
     )
     assert pool is not None
     return pool
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    """asyncpg still rolls back a transaction left open before calling this."""
 
 
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")

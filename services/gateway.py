@@ -25,8 +25,10 @@ from services import (
     watch,
 )
 from services.api_blacklist import InvalidCode
+from services.audit import AuditWriter
 from services.auth import Principal, TokenVerifier
 from services.config import Settings
+from services.fast_lookup import FastLookup
 from services.http import (
     ERRORS,
     RETRY_AFTER_SECONDS,
@@ -60,13 +62,26 @@ token; `403` an event of a stream the token may not write (nothing is stored); `
 `415` not JSON; `503` the database is unavailable (retry after `Retry-After` seconds)."""
 
 
-def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
+LOOKUP_CONNECTIONS = 4
+
+
+def create_app(settings: Settings, *, run_relay: bool = True, fast_lookup: bool = True) -> FastAPI:
+    """The service. `fast_lookup=False` leaves the busiest route to the framework alone (the
+    tests compare the two)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await db.create_pool(settings.database_url)
         app.state.pool = pool
         app.state.verifier = TokenVerifier(pool)
         app.state.policy = policy_from_file(settings.policy_file)
+        # Current-status lookups and audit rows, the busiest statements, are grouped single
+        # statements: a pool of their own spares each a reset round trip.
+        lookups = await db.create_pool(
+            settings.database_url, max_size=LOOKUP_CONNECTIONS, single_statements=True
+        )
+        app.state.status_reader = api_blacklist.StatusReader(lookups, app.state.policy)
+        app.state.audit = AuditWriter(lookups)
         app.state.notifier = watch.Notifier(settings.database_url)
         await app.state.notifier.start()
         relay_task = None
@@ -80,6 +95,10 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
                 relay_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay_task
+            await app.state.notifier.stop()
+            await app.state.status_reader.close()
+            await app.state.audit.close()
+            await lookups.close()
             await pool.close()
 
     app = FastAPI(
@@ -197,11 +216,14 @@ def create_app(settings: Settings, *, run_relay: bool = True) -> FastAPI:
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    app.add_middleware(observability.Metrics)
     app.include_router(observability.router)
     app.include_router(api_cases.router)
     app.include_router(api_blacklist.router)
     app.include_router(api_regions.router)
     app.include_router(watch.router)
     app.include_router(console.router)
+    if fast_lookup:
+        app.add_middleware(FastLookup)
+    # Added last, so outermost: it measures the fast lookups as well.
+    app.add_middleware(observability.Metrics)
     return app

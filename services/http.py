@@ -93,12 +93,11 @@ def problem(status: int, reason: str, headers: dict[str, str] | None = None) -> 
     return json_response(status, {"status": status, "error": reason}, headers)
 
 
-async def principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+async def authenticate(authorization: str, verifier: TokenVerifier) -> Principal:
+    """The caller named by an `Authorization` header's value, or Unauthorized."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("missing bearer token")
-    verifier: TokenVerifier = request.app.state.verifier
     try:
         found = await verifier.verify(token.strip())
     except Exception as exc:
@@ -110,17 +109,24 @@ async def principal(request: Request) -> Principal:
     return found
 
 
+def admit(who: Principal, kinds: tuple[str, ...]) -> Principal:
+    """`who` if its role kind is one of `kinds`, else Forbidden."""
+    if who.kind not in kinds:
+        raise Forbidden(f"role {who.role!r} may not use this route; allowed: {', '.join(kinds)}")
+    return who
+
+
+async def principal(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.verifier
+    return await authenticate(request.headers.get("authorization", ""), verifier)
+
+
 def require(*kinds: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting only callers whose role kind is one of `kinds`
     (agency, taskforce, bank, admin)."""
 
     async def check(request: Request) -> Principal:
-        who = await principal(request)
-        if who.kind not in kinds:
-            raise Forbidden(
-                f"role {who.role!r} may not use this route; allowed: {', '.join(kinds)}"
-            )
-        return who
+        return admit(await principal(request), kinds)
 
     return check
 

@@ -4,6 +4,7 @@ store for "as of T". Plain functions over a connection; the routes are thin."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -102,17 +103,24 @@ def _clear(uscc: str, at: datetime, policy: Policy) -> dict[str, Any]:
     return evaluate([], at, policy, uscc=uscc).model_dump(mode="json")
 
 
-async def blacklist_now(conn: Executor, uscc: str, at: datetime, policy: Policy) -> dict[str, Any]:
-    """The stored status (kept current by the worker and its scheduler); a code with no events
-    is CLEAR, "no record"."""
-    row = await conn.fetchrow(
-        "SELECT body::text AS body, (SELECT coalesce(max(cursor), 0) FROM blacklist_change) AS v "
-        "FROM blacklist_status WHERE uscc = $1",
-        uscc,
+async def blacklist_now(
+    conn: Executor, codes: Sequence[str], at: datetime, policy: Policy
+) -> list[dict[str, Any]]:
+    """The stored statuses of valid codes (kept current by the worker and its scheduler), in
+    order, all from one snapshot; a code with no events is CLEAR, "no record"."""
+    rows = await conn.fetch(
+        "SELECT s.body::text AS body, "
+        "(SELECT coalesce(max(cursor), 0) FROM blacklist_change) AS v "
+        "FROM unnest($1::text[]) WITH ORDINALITY AS a(uscc, n) "
+        "LEFT JOIN blacklist_status s ON s.uscc = a.uscc ORDER BY a.n",
+        list(codes),
     )
-    if row is None:
-        return bank_view(_clear(uscc, at, policy), await data_version(conn))
-    return bank_view(orjson.loads(row["body"]), int(row["v"]))
+    return [
+        bank_view(_clear(code, at, policy), int(r["v"]))
+        if r["body"] is None
+        else bank_view(orjson.loads(r["body"]), int(r["v"]))
+        for code, r in zip(codes, rows, strict=True)
+    ]
 
 
 async def blacklist_as_of(
@@ -165,20 +173,52 @@ async def changes(conn: Executor, after: int, limit: int) -> list[dict[str, Any]
     return [dict(r) | {"summary": orjson.loads(r["summary"])} for r in rows]
 
 
-async def audit(
-    conn: Executor,
-    bank_id: str,
-    route: str,
-    codes: Sequence[str],
-    answers: Sequence[str],
-    version: int,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One bank query (DESIGN §6): which bank, which route, the codes asked with the answer
+    given for each, and the data version the answers reflected."""
+
+    bank_id: str
+    route: str
+    codes: Sequence[str]
+    answers: Sequence[str]
+    data_version: int
+
+
+# Rows carry arrays of different lengths and unnest would flatten a 2-D array, so every row's
+# codes and answers travel in two flat arrays and each row names its slice of them.
+_AUDIT_SQL = """
+INSERT INTO bank_query_audit (bank_id, route, codes, answers, data_version)
+SELECT r.bank_id, r.route, ($3::text[])[r.codes_from:r.codes_to],
+       ($4::text[])[r.answers_from:r.answers_to], r.data_version
+FROM unnest($1::text[], $2::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::bigint[])
+     WITH ORDINALITY AS r(bank_id, route, codes_from, codes_to, answers_from, answers_to,
+                          data_version, n)
+ORDER BY r.n
+"""
+
+
+async def audit(conn: Executor, rows: Sequence[AuditRow]) -> None:
+    """Insert audit rows with one statement: one transaction, in the order given."""
+    codes: list[str] = []
+    answers: list[str] = []
+    codes_from, codes_to, answers_from, answers_to = [], [], [], []
+    for row in rows:
+        codes_from.append(len(codes) + 1)
+        codes.extend(row.codes)
+        codes_to.append(len(codes))
+        answers_from.append(len(answers) + 1)
+        answers.extend(row.answers)
+        answers_to.append(len(answers))
     await conn.execute(
-        "INSERT INTO bank_query_audit (bank_id, route, codes, answers, data_version) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        bank_id,
-        route,
-        list(codes),
-        list(answers),
-        version,
+        _AUDIT_SQL,
+        [r.bank_id for r in rows],
+        [r.route for r in rows],
+        codes,
+        answers,
+        codes_from,
+        codes_to,
+        answers_from,
+        answers_to,
+        [r.data_version for r in rows],
     )

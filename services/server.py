@@ -26,8 +26,8 @@ def serve(
     run_relay: bool = True,
     workers: int | None = None,
 ) -> None:
-    """One process serves about 1,500 small requests/s; `workers` processes share the port
-    (each with its own pool, and its own relay: relays share the outbox safely)."""
+    """`workers` processes share the port (each with its own pools, and its own relay: relays
+    share the outbox safely); BENCHMARKS.md has the rates of one."""
     workers = workers or settings.http_workers
     options = {
         "host": host or settings.http_host,

@@ -51,7 +51,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from events.uscc import InvalidUscc, validate
-from services import db, readside
+from services import db
+from services.audit import AuditWriter
 from services.auth import Principal
 from services.http import (
     ERRORS,
@@ -65,6 +66,7 @@ from services.http import (
     require,
 )
 from services.logging import get_logger
+from services.readside import AuditRow
 
 log = get_logger(__name__)
 
@@ -657,14 +659,16 @@ async def listing(
     ]
     next_after = rows[-1]["uscc"] if len(rows) == limit else None
     # Statuses were answered: audited like every bank query.
+    writer: AuditWriter = request.app.state.audit
     with _database():
-        await readside.audit(
-            pool_of(request),
-            bank_id,
-            "watchlist",
-            [c["uscc"] for c in codes],
-            [c["status"] for c in codes],
-            version,
+        await writer.write(
+            AuditRow(
+                bank_id,
+                "watchlist",
+                [c["uscc"] for c in codes],
+                [c["status"] for c in codes],
+                version,
+            )
         )
     return json_response(200, {"data_version": version, "codes": codes, "next_after": next_after})
 

@@ -7,14 +7,17 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from services import auth
 from services.config import Settings
+from services.fast_lookup import FastLookup
 from services.gateway import create_app
 
 
@@ -25,11 +28,30 @@ def free_port() -> int:
         return port
 
 
+def fast_lookups(app: FastAPI) -> list[FastLookup]:
+    """The fast lookups among the app's middleware."""
+    if app.middleware_stack is None:  # built on the first request otherwise
+        app.middleware_stack = app.build_middleware_stack()
+    found = []
+    layer: Any = app.middleware_stack
+    while layer is not None:
+        if isinstance(layer, FastLookup):
+            found.append(layer)
+        layer = getattr(layer, "app", None)
+    return found
+
+
+def fast_lookup_of(app: FastAPI) -> FastLookup:
+    (found,) = fast_lookups(app)
+    return found
+
+
 @dataclass
 class Service:
     url: str
     settings: Settings
     pool: asyncpg.Pool
+    app: FastAPI
 
     async def token(self, role: str) -> str:
         return await auth.issue(self.pool, role)
@@ -74,6 +96,8 @@ async def service(
         relay_poll_seconds=0.2,
     )
     server, task = await start_service(settings, run_relay=True)
-    yield Service(f"http://127.0.0.1:{settings.http_port}", settings, pool)
+    app = server.config.app
+    assert isinstance(app, FastAPI)
+    yield Service(f"http://127.0.0.1:{settings.http_port}", settings, pool, app)
     server.should_exit = True
     await task
