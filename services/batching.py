@@ -90,8 +90,9 @@ class GroupRunner(Generic[Item, Result]):
         try:
             outcomes = await self._call([item for item, _ in group])
         except Exception as exc:
-            # A fresh exception for each call: one object raised in several tasks would
-            # collect all their tracebacks.
+            # "Unavailable" is made afresh for each call (one object raised in several tasks
+            # collects all their tracebacks); any other failure is a fault of the group's code,
+            # reported to each of its calls as it is.
             outcomes = [unavailable(exc) if db.is_unavailable(exc) else exc for _ in group]
         except BaseException as exc:  # cancelled: the process is stopping
             for _, outcome in group:
