@@ -8,6 +8,7 @@ from bench import (
     bench_api,
     bench_gateway,
     bench_producer,
+    bench_rebuild,
     bench_scaleout,
     bench_worker,
     faults,
@@ -30,6 +31,7 @@ def main(argv: list[str]) -> int:
             if quick
             else [],
         ),
+        ("rebuild", bench_rebuild.main, ["--events", "200000"] if quick else []),
         ("scale-out", bench_scaleout.main, ["--events", "20000"] if quick else []),
         ("faults", faults.main, ["--kills", "3"] if quick else []),
         ("soak", soak.main, ["--rate", "500", "--minutes", "2" if quick else "5"]),

@@ -68,7 +68,9 @@ from projections.casefile import (
     Finding,
     Ids,
     build_case_file,
+    dimensions_in_order,
     shaping_events,
+    streams_in_order,
     utc,
 )
 from projections.policy import (
@@ -233,16 +235,6 @@ class _Span:
             self.end, self.ended_by, self.end_event_ids = t, by, ids
 
 
-def _streams(streams: Iterable[Stream]) -> tuple[Stream, ...]:
-    seen = set(streams)
-    return tuple(s for s in Stream if s in seen)
-
-
-def _dimensions(dims: Iterable[Dimension]) -> tuple[Dimension, ...]:
-    seen = set(dims)
-    return tuple(d for d in Dimension if d in seen)
-
-
 def _r1(cf: CaseFile) -> list[_Span]:
     return [
         _Span(
@@ -350,8 +342,8 @@ def _r3(cf: CaseFile, policy: Policy) -> tuple[list[_Span], _R3Stats]:
                         for f in basis
                         for i in (f.finding_id, *(a.event_id for a in f.amendments))
                     ),
-                    agencies=_streams(f.stream for f in basis),
-                    dimensions=_dimensions(f.dimension for f in basis),
+                    agencies=streams_in_order(f.stream for f in basis),
+                    dimensions=dimensions_in_order(f.dimension for f in basis),
                 )
             )
             # Findings behind a listing are used up: a later listing needs new ones.
@@ -376,7 +368,7 @@ def _r4(cf: CaseFile, policy: Policy) -> list[_Span]:
             start=p.occurred_at,
             event_ids=(p.penalty_id, *p.finding_ids),
             agencies=(p.stream,),
-            dimensions=_dimensions(dims),
+            dimensions=dimensions_in_order(dims),
         )
         if p.rectified_at is not None:
             span.end_at(p.rectified_at, ListingEnd.RECTIFICATION, p.rectification_ids[:1])
@@ -663,8 +655,8 @@ def _watch(cf: CaseFile, policy: Policy) -> WatchBasis | None:
             *(f.finding_id for f in findings),
             *(c.source_event_ids[0] for c in cases),
         ),
-        agencies=_streams(f.stream for f in findings),
-        dimensions=_dimensions(f.dimension for f in findings),
+        agencies=streams_in_order(f.stream for f in findings),
+        dimensions=dimensions_in_order(f.dimension for f in findings),
     )
 
 

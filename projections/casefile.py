@@ -1126,7 +1126,7 @@ def _target(
     return ReductionTarget(
         target_id=need.name,
         set_event_ids=tuple(s.event_id for s in sets),
-        streams=_streams(s.stream for s in sets),
+        streams=streams_in_order(s.stream for s in sets),
         iron_tonnes=last.iron_tonnes,
         steel_tonnes=last.steel_tonnes,
         deadline=deadline,
@@ -1154,7 +1154,7 @@ def _replacement(approvals: list[e.CapacityReplacementApproved], need: _Need) ->
     return Replacement(
         project_id=need.name,
         approval_event_ids=tuple(a.event_id for a in approvals),
-        streams=_streams(a.stream for a in approvals),
+        streams=streams_in_order(a.stream for a in approvals),
         product=last.product,
         new_capacity_tonnes=last.new_capacity_tonnes,
         retired_capacity_tonnes=last.retired_capacity_tonnes,
@@ -1176,10 +1176,20 @@ def _ev_key(ev: Event) -> tuple[datetime, datetime, UUID]:
     return (ev.occurred_at, ev.recorded_at, ev.event_id)
 
 
-def _streams(streams: Iterable[Stream]) -> tuple[Stream, ...]:
+_STREAMS = tuple(Stream)
+_DIMENSIONS = tuple(Dimension)
+
+
+def streams_in_order(streams: Iterable[Stream]) -> tuple[Stream, ...]:
     """Distinct streams in the order of the published stream list."""
     seen = set(streams)
-    return tuple(s for s in Stream if s in seen)
+    return tuple(s for s in _STREAMS if s in seen)
+
+
+def dimensions_in_order(dims: Iterable[Dimension]) -> tuple[Dimension, ...]:
+    """Distinct dimensions in the order of the published dimension list."""
+    seen = set(dims)
+    return tuple(d for d in _DIMENSIONS if d in seen)
 
 
 def _unique(ids: Iterable[UUID]) -> Iterable[UUID]:
@@ -1401,7 +1411,7 @@ def build_case_file(
     for f in findings:
         standing_by_stream[f.stream] = standing_by_stream.get(f.stream, 0) + 1
     agencies = []
-    for stream in Stream:  # the order of the published stream list
+    for stream in _STREAMS:  # the order of the published stream list
         evs = c.by_stream.get(stream)
         if not evs:
             continue

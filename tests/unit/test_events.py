@@ -29,6 +29,7 @@ from events import (
     unregister_upcaster,
 )
 from events.payloads import PenaltyImposedPayload, PenaltyKind
+from services import eventstore
 from tests.strategies import PAYLOADS, any_event, event_of
 
 JsonDict = dict[str, Any]
@@ -497,6 +498,9 @@ def test_any_generated_event_round_trips(event: Event) -> None:
     assert parse_event_json(to_json(event)) == event
     assert parse_event(to_dict(event)) == event
     assert parse_event(orjson.loads(to_json(event))) == event
+    # The event store's decoder takes a shorter path for current versions: the same result.
+    assert eventstore.decode(to_json(event)) == event
+    assert eventstore.decode(to_json(event).decode()) == event
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -789,6 +793,34 @@ def test_an_old_version_is_upcast(case_closed_v2: list[JsonDict]) -> None:
     assert "outcome" not in old["payload"]  # the caller's dict is left alone
     # Once upcast it is a current event like any other.
     assert parse_event_json(to_json(event)) == event
+
+
+def test_a_stored_old_version_is_upcast(case_closed_v2: list[JsonDict]) -> None:
+    stored = orjson.dumps(_case_closed_v1())
+    event = eventstore.decode(stored)
+    assert event.schema_version == 2
+    assert to_dict(event)["payload"]["outcome"] == EXAMPLES["CaseClosed"]["payload"]["outcome"]
+
+
+def test_a_stored_old_version_is_upcast_even_when_it_fits_the_new_model() -> None:
+    """An upcaster may change meaning without changing shape: a v1 body that validates as it
+    stands must still go through it."""
+    before = dict(CURRENT_VERSION)
+
+    def mark(data: JsonDict) -> JsonDict:
+        payload = {**data["payload"], "description": "v1: " + data["payload"]["description"]}
+        return {**data, "payload": payload}
+
+    register_upcaster("FindingRecorded", 1, mark)
+    try:
+        stored = orjson.dumps(example("FindingRecorded"))  # schema_version 1
+        event = eventstore.decode(stored)
+        assert event.schema_version == 2
+        assert to_dict(event)["payload"]["description"].startswith("v1: ")
+    finally:
+        unregister_upcaster("FindingRecorded", 1)
+        CURRENT_VERSION.clear()
+        CURRENT_VERSION.update(before)
 
 
 def test_an_old_version_without_schema_version_is_version_1(
