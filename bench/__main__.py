@@ -8,7 +8,6 @@ from bench import (
     bench_api,
     bench_gateway,
     bench_producer,
-    bench_rebuild,
     bench_scaleout,
     bench_worker,
     faults,
@@ -19,6 +18,7 @@ from bench import (
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     n = "20000" if quick else "100000"
+    quick_worker = ["--events", n, "--enterprises", "2000", "--rss-events", "0"]
     failed = 0
     for name, bench, args in (
         ("producer library", bench_producer.main, ["--events", n]),
@@ -27,11 +27,8 @@ def main(argv: list[str]) -> int:
         (
             "projection worker",
             bench_worker.main,
-            ["--events", n, "--enterprises", str(int(n) // 10), "--rss-events", "0"]
-            if quick
-            else [],
+            [*quick_worker, "--rebuild-events", "200000"] if quick else [],
         ),
-        ("rebuild", bench_rebuild.main, ["--events", "200000"] if quick else []),
         ("scale-out", bench_scaleout.main, ["--events", "20000"] if quick else []),
         ("faults", faults.main, ["--kills", "3"] if quick else []),
         ("soak", soak.main, ["--rate", "500", "--minutes", "2" if quick else "5"]),

@@ -2,6 +2,8 @@
 
     python -m bench.bench_rebuild [--events 1000000] [--enterprises 100000] [--jobs N]
 
+(`bench.bench_worker` runs it too, as its last part.)
+
 1. Fills a scratch event store with N `FindingRecorded` events over E enterprises (the worker
    benchmark's events, copied in with COPY: no worker needed).
 2. The replay floor: the same processes and chunks as the rebuild, each reading its
@@ -111,16 +113,25 @@ async def replay_floor(dsn: str, jobs: int) -> float:
     return time.perf_counter() - start
 
 
-async def run(args: argparse.Namespace) -> dict[str, float]:
-    jobs = args.jobs or default_jobs()
+async def measure(events: int, enterprises: int, jobs: int) -> dict[str, float]:
     async with scratch_database() as dsn:
         start = time.perf_counter()
-        await seed(dsn, args.events, args.enterprises)
+        await seed(dsn, events, enterprises)
         out = {"seed_seconds": time.perf_counter() - start}
         out["floor_seconds"] = await replay_floor(dsn, jobs)
         out["empty_seconds"] = (await rebuild(dsn, Rules(), jobs=jobs)).seconds
         out["again_seconds"] = (await rebuild(dsn, Rules(), jobs=jobs)).seconds
     return out
+
+
+def report(f: dict[str, float], events: int, enterprises: int, jobs: int) -> None:
+    w = sys.stdout.write
+    w(f"rebuild: {events:,} stored events over {enterprises:,} enterprises, {jobs} jobs\n")
+    w(f"  store filled (COPY) in:           {f['seed_seconds']:>8.1f} s\n")
+    w(f"  replay floor (read + decode):     {f['floor_seconds']:>8.1f} s\n")
+    w(f"  rebuild into empty read models:   {f['empty_seconds']:>8.1f} s\n")
+    w(f"  rebuild over its own read models: {f['again_seconds']:>8.1f} s\n")
+    w(f"  rebuild (again) / replay floor:   {f['again_seconds'] / f['floor_seconds']:>8.2f}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,19 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enterprises", type=int, default=0, help="default: events / 10")
     parser.add_argument("--jobs", type=int, default=0, help="default: as `jointcase rebuild`")
     args = parser.parse_args(argv)
-    args.enterprises = args.enterprises or max(1, args.events // 10)
+    enterprises = args.enterprises or max(1, args.events // 10)
+    jobs = args.jobs or default_jobs()
     configure(level="WARNING")
     tune_gc()
-    f = asyncio.run(run(args))
-    w = sys.stdout.write
-    w(f"events: {args.events:,} over {args.enterprises:,} enterprises, ")
-    w(f"{args.jobs or default_jobs()} jobs\n")
-    w(f"store filled (COPY) in:          {f['seed_seconds']:>8.1f} s\n")
-    w(f"replay floor (read + decode):    {f['floor_seconds']:>8.1f} s\n")
-    w(f"rebuild into empty read models:  {f['empty_seconds']:>8.1f} s\n")
-    w(f"rebuild over its own read models:{f['again_seconds']:>8.1f} s\n")
-    ratio = f["again_seconds"] / f["floor_seconds"]
-    w(f"rebuild (again) / replay floor:  {ratio:>8.2f}\n")
+    report(asyncio.run(measure(args.events, enterprises, jobs)), args.events, enterprises, jobs)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Projection worker: events/s from topic to committed read models, beside a bare Faust agent.
 
     python -m bench.bench_worker [--events 100000] [--enterprises 10000] [--rss-events 1000000]
+                                 [--rebuild-events 1000000]
 
 1. Publishes N events over E enterprises to the stream topics (raw aiokafka).
 2. A bare Faust agent over the same topics that does no work: events/s (the baseline).
@@ -10,7 +11,8 @@
 3. The worker (`jointcase worker`, its own process) from the first batch to the last committed
    read model: events/s, and its peak RSS.
 4. Peak RSS again with --rss-events, to show it does not grow with the event count.
-`jointcase rebuild` has its own benchmark (`bench.bench_rebuild`).
+5. `jointcase rebuild` over --rebuild-events stored events, beside the replay floor
+   (`bench.bench_rebuild`, which also runs alone).
 Uses the broker at KAFKA_BOOTSTRAP_SERVERS, else starts a local one.
 """
 
@@ -34,8 +36,10 @@ import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench import bench_rebuild
 from bench.bench_gateway import scratch_database
 from events.uscc import complete
+from projections.rebuild import default_jobs
 from projections.worker import APPEND_CHUNK, decode
 from services import eventstore
 from services.broker import ensure_topics, external_or_local
@@ -273,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--enterprises", type=int, default=10_000)
     parser.add_argument("--rss-events", type=int, default=1_000_000, help="0 to skip")
+    parser.add_argument("--rebuild-events", type=int, default=1_000_000, help="0 to skip")
     args = parser.parse_args(argv)
     configure(level="WARNING")
     f = asyncio.run(_main(args))
@@ -290,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
         rate = f["large_worker_events_per_s"]
         w(f"worker at {args.rss_events:,} events:   {rate:>10,.0f} events/s\n")
         w(f"worker peak RSS at {args.rss_events:,}: {f['large_worker_peak_rss_mb']:>10,.0f} MB\n")
+    if args.rebuild_events:
+        n, jobs = args.rebuild_events, default_jobs()
+        sys.stdout.flush()
+        rebuilt = asyncio.run(bench_rebuild.measure(n, n // 10, jobs))
+        bench_rebuild.report(rebuilt, n, n // 10, jobs)
     return 0
 
 
