@@ -54,7 +54,8 @@ import uvloop
 from aiokafka import AIOKafkaProducer
 
 from bench.bench_gateway import scratch_database, service
-from bench.bench_worker import _MIX, batches, worker_process
+from bench.bench_worker import batches, worker_process
+from bench.findings import FINDING_MIX
 from events.uscc import complete
 from services import auth, db
 from services.broker import ensure_topics, external_or_local
@@ -116,7 +117,7 @@ def load_records(codes: list[str], prefix: str, seed: int) -> Iterator[tuple[str
     now = datetime.now(UTC)
     for code in codes:
         first = now - timedelta(days=rng.uniform(30, 330))
-        for stream, dimension in rng.sample(_MIX, FINDINGS_PER_ENTERPRISE):
+        for stream, dimension in rng.sample(FINDING_MIX, FINDINGS_PER_ENTERPRISE):
             occurred = first + timedelta(days=rng.uniform(0, 20))
             doc = finding(rng, code, stream, dimension, occurred, timedelta(hours=2))
             yield topic_for(stream, prefix), code.encode(), orjson.dumps(doc)
@@ -367,7 +368,7 @@ async def publish_to_visible(
         order = passes()
 
         async def call() -> bool:
-            stream, dimension = rng.choice(_MIX)
+            stream, dimension = rng.choice(FINDING_MIX)
             batch = [next(order) for _ in range(args.publish_batch)]
             now = datetime.now(UTC)
             docs = [finding(rng, c, stream, dimension, now, timedelta()) for c in batch]
@@ -460,7 +461,7 @@ async def run(bootstrap: str, args: argparse.Namespace) -> Results:
         service(dsn, bootstrap, prefix, args.http_workers) as url,
         worker_process(dsn, bootstrap, prefix, log) as worker,
     ):
-        streams = sorted({s for s, _ in _MIX})
+        streams = sorted({s for s, _ in FINDING_MIX})
         tokens = await _issue(dsn, ["bank:benchmark", *(f"agency:{s}" for s in streams)])
         conn = await asyncpg.connect(dsn)
         try:

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 import asyncpg
 
 from bench.bench_gateway import scratch_database
-from bench.bench_worker import records
+from bench.findings import records
 from projections import readmodels
 from projections.rebuild import default_jobs, plan, rebuild
 from projections.recompute import Rules

@@ -26,8 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,67 +37,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import bench_rebuild
 from bench.bench_gateway import scratch_database
-from events.uscc import complete
+from bench.findings import records
 from projections.rebuild import default_jobs
 from projections.worker import APPEND_CHUNK, decode
 from services import eventstore
 from services.broker import ensure_topics, external_or_local
 from services.kafka import consumer_kwargs, faust_broker_settings, producer_kwargs
 from services.logging import configure
-from services.topics import stream_topics, topic_for
-
-# (stream, dimension) pairs: findings spread over the agencies and their dimensions.
-_MIX = [
-    ("environment", "environmental_protection"),
-    ("safety", "work_safety"),
-    ("quality", "product_quality"),
-    ("land", "land_approval"),
-    ("tax", "tax_compliance"),
-    ("customs", "export_supervision"),
-    ("housing", "construction_permit"),
-    ("ndrc", "project_compliance"),
-    ("miit", "capacity_replacement"),
-    ("market", "registration"),
-    ("credit", "bank_credit"),
-    ("steel_association", "capacity_replacement"),
-]
-_SEVERITY = ("info", "minor", "serious", "critical", "minor", "info")
-
-
-def records(
-    n: int, enterprises: int, prefix: str, start: int = 0
-) -> Iterator[tuple[str, bytes, bytes]]:
-    """(topic, key, value) for n FindingRecorded events, round-robin over the enterprises;
-    `start` numbers them on from an earlier load (ids are distinct by number).
-
-    Twenty seconds apart, ending in the past: a million events span 231 days. (Events dated
-    after the evaluation time take the slower event-level evaluation, which real data, refused
-    when recorded in the future, does not.)"""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    base = today - timedelta(days=240)
-    codes = [complete(f"91{130100 + (e % 7) * 100}{e:09d}") for e in range(enterprises)]
-    for i in range(start, start + n):
-        code = codes[i % enterprises]
-        stream, dimension = _MIX[(i * 7 + i // enterprises) % len(_MIX)]
-        occurred = base + timedelta(seconds=20 * i)
-        value = orjson.dumps(
-            {
-                "event_id": str(uuid.UUID(int=i + 1)),
-                "event_type": "FindingRecorded",
-                "stream": stream,
-                "enterprise": code,
-                "occurred_at": occurred.isoformat(),
-                "recorded_at": (occurred + timedelta(hours=2)).isoformat(),
-                "actor": f"officer-{i % 97}",
-                "payload": {
-                    "dimension": dimension,
-                    "severity": _SEVERITY[i % len(_SEVERITY)],
-                    "violation_code": f"V-{i % 50}",
-                    "description": "现场检查发现问题，责令限期整改",
-                },
-            }
-        )
-        yield topic_for(stream, prefix), code.encode(), value
+from services.topics import stream_topics
 
 
 async def publish(bootstrap: str, prefix: str, n: int, enterprises: int, start: int = 0) -> None:
