@@ -41,6 +41,7 @@ import asyncpg
 import httpx
 import orjson
 
+from bench.findings import FINDING_MIX
 from events.uscc import complete
 from projections.rebuild import rebuild
 from projections.recompute import Rules
@@ -53,14 +54,7 @@ from services.producer import EventProducer
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
 
-_STREAMS = [
-    ("environment", "environmental_protection"),
-    ("safety", "work_safety"),
-    ("quality", "product_quality"),
-    ("land", "land_approval"),
-    ("tax", "tax_compliance"),
-    ("customs", "export_supervision"),
-]
+_STREAMS = FINDING_MIX[:6]
 
 
 def findings(enterprises: int, per_enterprise: int, seed: int = 0) -> list[dict[str, Any]]:
