@@ -386,7 +386,7 @@ async def broker_outage(
     Ingest does not need the broker (events go to the event store and its outbox), so the
     gateway keeps answering 202; /readyz answers 503 within its time limit; the relay and the
     worker carry on by themselves once the broker is back. The local broker keeps everything in
-    memory, so after a restart it is empty: the relay declares the topics again, the worker
+    memory, so after a restart it is empty: the topics are declared again as it starts, the worker
     starts over on them, and what was on the old broker and not yet projected is only in the
     event store, from which `jointcase rebuild` projects it (the report's `projected` is after
     one). Apache Kafka keeps its log across a restart."""
@@ -458,7 +458,11 @@ async def _broker_outage(
                 slowest_ready = max(slowest_ready, time.perf_counter() - began)
                 ready[r.status_code] = ready.get(r.status_code, 0) + 1
         if restart:
+            # As `jointcase broker --prefix` does on start: declared at once, before a client's
+            # request for a topic by name makes the empty broker create it with its default
+            # partition count.
             await broker.start()
+            await ensure_topics(broker.bootstrap, settings.topic_prefix, 12, 1)
         else:
             os.kill(broker.pid, signal.SIGCONT)
         back = time.perf_counter()
